@@ -1,0 +1,59 @@
+"""Shared fixtures: the real stub on a free loopback port, and a throwaway PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from target_stub.process import StubProcess
+from tests._postgres import ThrowawayPostgres, find_bindir
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A SQLAlchemy URL of a PostgreSQL database that lives for the test session.
+
+    ``SURGEGATE_TEST_PG_URL`` uses a server that is already running; otherwise
+    one is started from the installed binaries. Without them the PostgreSQL
+    tests are skipped, unless ``SURGEGATE_REQUIRE_PG=1`` (as in CI) makes
+    that a failure.
+    """
+    given = os.environ.get("SURGEGATE_TEST_PG_URL")
+    if given:
+        yield given
+        return
+    bindir = find_bindir()
+    if bindir is None:
+        if os.environ.get("SURGEGATE_REQUIRE_PG") == "1":
+            pytest.fail("SURGEGATE_REQUIRE_PG=1 but no PostgreSQL binaries (initdb) were found")
+        pytest.skip("PostgreSQL binaries not installed")
+    server = ThrowawayPostgres(bindir).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path) -> str | None:
+    """Each backend in turn: a SQLite file in the test's folder, then PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shop.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def start_stub() -> Iterator[Callable[..., StubProcess]]:
+    """Start stubs (``start_stub(preset, db=..., args=[...])``); each is stopped, and must stop cleanly."""
+    started: list[StubProcess] = []
+
+    def start(preset: str = "incident", *, db: str | None = None, args: list[str] = ()) -> StubProcess:
+        stub = StubProcess(preset, db=db, args=args).start()
+        started.append(stub)
+        return stub
+
+    yield start
+    codes = [stub.stop() for stub in started]
+    assert codes == [0] * len(codes), f"stub exit codes {codes}: a stub did not shut down cleanly"
