@@ -1,0 +1,47 @@
+"""``ProfileShape``: the only place where a profile meets Locust.
+
+Import it from the locustfile (Locust picks up the ``LoadTestShape``
+subclasses in the locustfile's namespace and instantiates them with no
+arguments), then give it its profile before the test starts, typically in an
+``init`` listener once ``--profile`` has been parsed::
+
+    from profiles.shape import ProfileShape
+
+    @events.init.add_listener
+    def _(environment, **kwargs):
+        environment.shape_class.profile = load_profile(environment.parsed_options.profile)
+
+Contract with Locust (``Runner.shape_worker``): ``tick()`` is called about
+once a second on the master or local runner, must not block, and returns
+``(users, spawn_rate)`` or None to end the run. The shape reads nothing from
+``self.runner``; its only input besides the profile is ``get_run_time()``.
+"""
+
+from __future__ import annotations
+
+from locust import LoadTestShape
+
+from profiles._model import Profile
+from profiles.plan import plan_at
+
+__all__ = ["ProfileShape"]
+
+
+class ProfileShape(LoadTestShape):
+    """Play a ``Profile`` through Locust by wrapping the pure ``plan_at``."""
+
+    profile: Profile | None = None
+    """Set on the class or the instance before the first tick."""
+
+    def __init__(self, profile: Profile | None = None) -> None:
+        """Start the clock; *profile* may instead be assigned later (Locust passes none)."""
+        super().__init__()
+        if profile is not None:
+            self.profile = profile
+
+    def tick(self) -> tuple[int, float] | None:
+        """Return the current stage's ``(users, spawn_rate)``, or None after the end."""
+        if self.profile is None:
+            raise RuntimeError("ProfileShape.profile is not set; assign load_profile(...) to it in an init listener")
+        tick = plan_at(self.profile, self.get_run_time())
+        return None if tick is None else (tick.users, tick.spawn_rate)
