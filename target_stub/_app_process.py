@@ -26,7 +26,8 @@ def main(argv: list[str]) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: None)
     server = uvicorn.Server(uvicorn.Config(create_app(config), log_level="warning", access_log=False,
-                                           http="httptools", loop="uvloop", timeout_graceful_shutdown=5))
+                                           http="httptools", loop="uvloop", timeout_graceful_shutdown=5,
+                                           timeout_keep_alive=75))
     server.run(sockets=[sock])
     return 0
 

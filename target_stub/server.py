@@ -109,7 +109,8 @@ def _stop(app: subprocess.Popen) -> None:
 
 async def _serve_gateway(gateway: Gateway, sock: socket.socket, app: subprocess.Popen) -> int:
     server = uvicorn.Server(uvicorn.Config(gateway, lifespan="off", log_level="warning", access_log=False,
-                                           http="httptools", timeout_graceful_shutdown=5))
+                                           http="httptools", timeout_graceful_shutdown=5,
+                                           timeout_keep_alive=75))  # nginx keepalive_timeout default
     crashed = False
 
     async def watch_app() -> None:

@@ -1,0 +1,235 @@
+"""The target adapter: everything specific to one shop, in one place.
+
+Journeys say *what* a shopper does (``adapter.add_to_cart(client, cart,
+product)``); the adapter says *how* this shop does it: paths, payloads, auth
+headers, and how to read product ids and order ids from its answers.
+Journeys never build a URL.
+
+To point surgegate at another shop, write one subclass of ``ShopAdapter``
+(see ``locustfiles/example_adapter.py``) and run with
+``--adapter mypackage.mymodule:MyAdapter``.
+
+Every request goes through ``ShopAdapter.call``, which applies the checks a
+person would write and leaves the status code on the response for the
+recorder:
+
+* an expected status whose body cannot be read (a checkout answering 201
+  without an order id) fails with ``CheckFailed``;
+* 429 fails with ``RateLimited`` (rate-limited, not a server error);
+* a redirect is never followed (it could lead to another host): it fails
+  with ``RefusedTarget``;
+* a request to a host that was not allowed is not sent at all: it is
+  reported as failed with ``RefusedTarget`` and a response time of 0.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from locustfiles.targets import host_allowed
+from surgegate.errors import BadInput
+
+__all__ = ["ShopAdapter", "StubShopAdapter", "CheckFailed", "RateLimited", "RefusedTarget", "Shopper"]
+
+
+class CheckFailed(Exception):
+    """The shop answered with an expected status, but not with what a shopper needs."""
+
+
+class RateLimited(Exception):
+    """The shop answered 429: the shopper was asked to come back later."""
+
+
+class RefusedTarget(Exception):
+    """surgegate refused to send a request, or follow a redirect, to a host that was not allowed."""
+
+
+Shopper = Mapping[str, str]
+"""A shopper's details: name, email, address, card_token."""
+
+
+class ShopAdapter:
+    """Base of every adapter; subclasses implement the steps for their shop.
+
+    Attributes:
+        name: how ``--adapter`` names it.
+        secret_env: environment variables holding secrets this adapter needs
+            (API tokens). Read once, never printed nor written to results; a
+            missing one is a ``BadInput`` naming the variable.
+        url_patterns: journey step -> regex of the URL paths of that step, for
+            turning an access log into a profile.
+    """
+
+    name = "base"
+    secret_env: tuple[str, ...] = ()
+    url_patterns: Mapping[str, str] = {}
+
+    def __init__(self, *, allowed_hosts: frozenset[str] = frozenset(), environ: Mapping[str, str] = os.environ):
+        missing = [var for var in self.secret_env if not environ.get(var)]
+        if missing:
+            raise BadInput(f"--adapter {self.name}: environment variable {missing[0]} is not set "
+                           "(it holds the shop's API token)")
+        self._secrets = {var: environ[var] for var in self.secret_env}
+        self.allowed_hosts = allowed_hosts
+        self._host_verdicts: dict[str, bool] = {}
+
+    def __repr__(self) -> str:  # never show the secrets
+        return f"<{type(self).__name__} {self.name}>"
+
+    def secret(self, var: str) -> str:
+        """The value of a secret environment variable named in ``secret_env``."""
+        return self._secrets[var]
+
+    def headers(self) -> dict[str, str] | None:
+        """Headers for every request (auth); None for none."""
+        return None
+
+    # -- the one way a request is sent ---------------------------------------------------------------
+
+    def call(self, client, method: str, path: str, *, name: str, json: Any = None, ok: tuple[int, ...] = (200,),
+             read: Callable[[Any], Any] | None = None) -> Any:
+        """Send one request through Locust's ``client`` and check it.
+
+        Args:
+            client: the user's ``FastHttpSession``.
+            method, path: relative path (with query string) on the target.
+            name: the endpoint template the recorder groups by, e.g. ``/products/[id]``.
+            json: the body, sent as JSON.
+            ok: statuses that count as success.
+            read: reads what the journey needs from the parsed JSON body; a
+                ``None`` result or a ``KeyError``/``TypeError``/``ValueError``
+                fails the request with ``CheckFailed``.
+
+        Returns:
+            ``read``'s result (or True without ``read``) on success, else None.
+        """
+        target = self._refusal(client, path)
+        if target is not None:
+            _report_refused(client, method, name, path, target)
+            return None
+        with client.request(method, path, name=name, json=json, headers=self.headers(), catch_response=True,
+                            allow_redirects=False) as response:
+            status = response.status_code
+            if status in ok:
+                if read is None:
+                    return True
+                try:
+                    value = read(response.json())
+                except (KeyError, TypeError, ValueError, IndexError) as exc:
+                    response.failure(CheckFailed(f"{status} without the expected body ({type(exc).__name__}: {exc})"))
+                    return None
+                if value is None:
+                    response.failure(CheckFailed(f"{status} without the expected body"))
+                    return None
+                response.success()
+                return value
+            if status == 429:
+                response.failure(RateLimited("rate-limited (429)"))
+            elif 300 <= status < 400:
+                location = (response.headers or {}).get("location", "?")
+                response.failure(RefusedTarget(f"redirect ({status}) to {location} not followed"))
+            return None  # any other status: Locust marks it failed and keeps its code
+
+    def _refusal(self, client, path: str) -> str | None:
+        """The host a request would go to, if it is not allowed; else None."""
+        host = urlsplit(path).hostname if "://" in path else urlsplit(client.base_url).hostname
+        host = host or ""
+        if host not in self._host_verdicts:
+            self._host_verdicts[host] = host_allowed(host, self.allowed_hosts)
+        return None if self._host_verdicts[host] else host
+
+    # -- the steps of the funnel, for subclasses ------------------------------------------------------
+
+    def browse(self, client, page: int) -> list[Any] | None:
+        """A page of the catalogue; the product ids on it."""
+        raise NotImplementedError
+
+    def search(self, client, term: str) -> list[Any] | None:
+        """Search; the product ids found."""
+        raise NotImplementedError
+
+    def view_product(self, client, product_id: Any) -> bool:
+        """Look at one product."""
+        raise NotImplementedError
+
+    def sale_items(self, client) -> list[Any] | None:
+        """The product ids of the flash sale."""
+        raise NotImplementedError
+
+    def new_cart(self, client) -> Any:
+        """Open a cart; its reference."""
+        raise NotImplementedError
+
+    def add_to_cart(self, client, cart: Any, product_id: Any, quantity: int = 1) -> bool:
+        """Put a product in the cart."""
+        raise NotImplementedError
+
+    def view_cart(self, client, cart: Any) -> bool:
+        """Look at the cart."""
+        raise NotImplementedError
+
+    def checkout(self, client, cart: Any, shopper: Shopper) -> Any:
+        """Place the order; its order id (None if it was not placed)."""
+        raise NotImplementedError
+
+
+def _report_refused(client, method: str, name: str, path: str, host: str) -> None:
+    client.request_event.fire(
+        request_type=method, name=name, response_time=0, response_length=0, response=None, context={},
+        exception=RefusedTarget(f"refused: {host!r} is not an allowed target (see --allow-target)"),
+        start_time=time.time(), url=path,
+    )
+
+
+def _ids(items_key: str = "items", id_key: str = "id") -> Callable[[Any], list[Any]]:
+    return lambda body: [item[id_key] for item in body[items_key]]
+
+
+class StubShopAdapter(ShopAdapter):
+    """The shop of ``target_stub`` (the default adapter)."""
+
+    name = "stub"
+    url_patterns = {
+        "browse": r"^/products/?$",
+        "search": r"^/search/?$",
+        "product": r"^/products/[^/]+/?$",
+        "sale": r"^/sale/?$",
+        "cart": r"^/carts(/[^/]+(/items)?)?/?$",
+        "checkout": r"^/checkout/?$",
+    }
+
+    def browse(self, client, page: int) -> list[Any] | None:
+        return self.call(client, "GET", f"/products?page={page}&per_page=24", name="/products", read=_ids())
+
+    def search(self, client, term: str) -> list[Any] | None:
+        return self.call(client, "GET", f"/search?q={quote(term)}&per_page=24", name="/search", read=_ids())
+
+    def view_product(self, client, product_id: Any) -> bool:
+        return bool(self.call(client, "GET", f"/products/{product_id}", name="/products/[id]",
+                              read=lambda body: body["id"] == product_id or None))
+
+    def sale_items(self, client) -> list[Any] | None:
+        return self.call(client, "GET", "/sale", name="/sale", read=_ids())
+
+    def new_cart(self, client) -> Any:
+        return self.call(client, "POST", "/carts", name="/carts", ok=(201,), read=lambda body: body["cart_id"])
+
+    def add_to_cart(self, client, cart: Any, product_id: Any, quantity: int = 1) -> bool:
+        return bool(self.call(client, "POST", f"/carts/{cart}/items", name="/carts/[id]/items",
+                              json={"product_id": product_id, "quantity": quantity},
+                              read=lambda body: any(i["product_id"] == product_id for i in body["items"]) or None))
+
+    def view_cart(self, client, cart: Any) -> bool:
+        return bool(self.call(client, "GET", f"/carts/{cart}", name="/carts/[id]",
+                              read=lambda body: body["cart_id"] == cart or None))
+
+    def checkout(self, client, cart: Any, shopper: Shopper) -> Any:
+        order = {"cart_id": cart,
+                 "customer": {"name": shopper["name"], "email": shopper["email"], "address": shopper["address"]},
+                 "payment": {"card_token": shopper["card_token"]}}
+        return self.call(client, "POST", "/checkout", name="/checkout", json=order, ok=(201, 200),
+                         read=lambda body: body.get("order_id"))

@@ -1,0 +1,183 @@
+"""surgegate's locustfile: replay a flash-sale surge against a shop.
+
+    locust -f locustfiles/flash_sale.py                                   # web UI: pick a profile, watch
+    locust -f locustfiles/flash_sale.py --headless --profile july15 --host http://127.0.0.1:8000
+
+Options added to Locust's:
+
+    --profile NAME|PATH    a shipped profile (july15, spike, step, soak) or a YAML file (default july15);
+                           replaces Locust's own free-text --profile label
+    --time-scale X         replay seconds per real second, (0, 1]; default: the profile's
+    --peak-multiplier X    every stage's users x X ("can we take 3x July 15?"); default 1
+    --adapter NAME         the target adapter: stub (default), example, or module:Class
+    --allow-target HOST    allow load to a non-loopback host (repeatable); by default only loopback
+
+Bad input (a profile, option, target or adapter secret that is wrong) prints
+one ``Error:`` line and exits 2 before any request is sent.
+"""
+
+# Locust first, so that gevent patches the standard library before anything else imports it.
+import locust  # noqa: I001
+
+import itertools
+import logging
+import sys
+
+import gevent
+from locust import FastHttpUser, events, task
+
+from locustfiles.journeys import JOURNEYS, Visit
+from locustfiles.progress import Progress
+from locustfiles.run_context import ADAPTERS, RunContext, build_context
+from profiles import shipped_profiles
+from profiles.shape import ProfileShape
+from surgegate.errors import SurgegateError
+
+__all__ = ["FlashSaleShopper", "ProfileShape"]
+
+log = logging.getLogger("surgegate")
+
+_context: RunContext | None = None
+"""The run's shared context in this process (see ``run_context``)."""
+
+
+class _AnyProfile(list):
+    """The shipped profile names, for the web UI's dropdown, that still let a path through.
+
+    argparse checks ``value in choices``; surgegate checks the value itself
+    (with a one-line error and a did-you-mean) when it loads the profile.
+    """
+
+    def __contains__(self, value: object) -> bool:
+        return True
+
+
+@events.init_command_line_parser.add_listener
+def _add_options(parser, **_kwargs) -> None:
+    # Locust has a free-text --profile label of its own; ours names the load profile. Drop
+    # Locust's the way argparse's conflict_handler="resolve" would.
+    locust_profile = parser._option_string_actions.get("--profile")
+    if locust_profile is not None:
+        parser._handle_conflict_resolve(None, [("--profile", locust_profile)])
+    parser.add_argument("--profile", dest="surge_profile", default="july15", choices=_AnyProfile(shipped_profiles()),
+                        help="load profile: a shipped name or a YAML file")
+    parser.set_defaults(profile=None)  # Locust's label, still read by Locust
+    parser.add_argument("--time-scale", type=str, default="", help="replay seconds per real second, (0, 1]; "
+                        "empty = the profile's")
+    parser.add_argument("--peak-multiplier", type=str, default="1", help="multiply every stage's users")
+    parser.add_argument("--adapter", default="stub", include_in_web_ui=False,
+                        help=f"target adapter: {', '.join(ADAPTERS)}, or module:Class")
+    parser.add_argument("--allow-target", action="append", default=[], include_in_web_ui=False,
+                        help="allow load to this non-loopback host (repeatable)")
+
+
+def _fail(message: str, code: int) -> None:
+    print(f"Error: {message}", file=sys.stderr, flush=True)
+    sys.exit(code)
+
+
+@events.init.add_listener
+def _on_init(environment, **_kwargs) -> None:
+    global _context
+    options = environment.parsed_options
+    if options is None or getattr(options, "worker", False):
+        return  # a worker builds its context when the master's options arrive (test_start)
+    try:
+        # In the web UI the host may still come from the form: it is checked when the swarm starts.
+        context = build_context(options, environment.host, require_host=options.headless)
+    except SurgegateError as exc:
+        _fail(str(exc), exc.exit_code)
+    _context = context
+    environment.profile = context.profile.name
+    if environment.shape_class is not None:
+        environment.shape_class.profile = context.profile
+    if options.headless:
+        Progress(environment, lambda: _context)
+    if environment.web_ui is not None:
+        _guard_web_swarm(environment)
+
+
+def _guard_web_swarm(environment) -> None:
+    """Check the web form's profile and host before Locust starts the swarm."""
+    from flask import jsonify, request
+
+    @environment.web_ui.app.before_request
+    def _check_swarm():
+        global _context
+        if request.path != "/swarm" or request.method != "POST":
+            return None
+        options = environment.parsed_options
+        form = request.form
+        for key in ("surge_profile", "time_scale", "peak_multiplier"):
+            if key in form:
+                setattr(options, key, form[key])
+        host = form.get("host") or environment.host
+        try:
+            context = build_context(options, host)
+        except SurgegateError as exc:
+            log.error("surgegate: %s", exc)
+            return jsonify({"success": False, "message": str(exc), "host": host})
+        _context = context
+        environment.profile = context.profile.name
+        environment.shape_class.profile = context.profile
+        return None
+
+
+@events.test_start.add_listener
+def _on_test_start(environment, **_kwargs) -> None:
+    global _context
+    options = environment.parsed_options
+    if options is not None and getattr(options, "worker", False):
+        try:
+            _context = build_context(options, environment.host)
+        except SurgegateError as exc:  # the master checked the same options: only a broken worker gets here
+            log.error("surgegate: worker cannot run: %s", exc)
+            environment.runner.quit()
+            return
+    if _context is not None:
+        _context.restart_clock()
+
+
+_shopper_numbers = itertools.count()
+
+
+class FlashSaleShopper(FastHttpUser):
+    """A shopper: one journey after another, chosen by the current stage's mix.
+
+    The journeys (browser, abandoner, buyer, sniper) are in
+    ``locustfiles/journeys.py``; between two journeys the shopper pauses for
+    the profile's think time.
+    """
+
+    network_timeout = 30.0
+    connection_timeout = 10.0
+
+    def __init__(self, environment) -> None:
+        super().__init__(environment)
+        if _context is None:
+            raise RuntimeError("surgegate: no run context; the profile or target was not accepted")
+        self.number = next(_shopper_numbers)
+        self.shared = _context
+        self.journey = ""
+        self.rng = _context.rng_for(self.number)
+        self.visit = Visit(client=self.client, adapter=_context.adapter, data=_context.data,
+                           shopper=_context.data.shopper(self.number), rng=self.rng, pause=self._pause)
+
+    def wait_time(self) -> float:
+        low, high = self.shared.think_s
+        return self.rng.uniform(low, high)
+
+    def _pause(self, bounds: tuple[float, float] | None) -> None:
+        low, high = bounds or self.shared.think_s
+        gevent.sleep(self.rng.uniform(low, high))
+
+    @task
+    def shop(self) -> None:
+        """Start the journey the mix of the moment picks, and act it out."""
+        names, weights = self.shared.journey_weights()
+        self.journey = self.rng.choices(names, weights)[0]
+        JOURNEYS[self.journey](self.visit)
+
+    def context(self) -> dict:
+        """Locust's per-request context: which journey the request belongs to."""
+        return {"journey": self.journey}

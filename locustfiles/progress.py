@@ -1,0 +1,79 @@
+"""Progress of a headless run, as it goes: a line at each stage change and every 10 s.
+
+    surgegate: stage 3/6 'surge' begins at 3 s of 198 s: 150 users (spawn 33/s)
+    surgegate: [peak 4/6, peak stage] 60 s elapsed, 138 s left; 150 users running, target 150; 41.5 req/s
+
+Runs as a greenlet on the master or local runner; reads the plan (pure) and
+the runner's user count and Locust's current request rate.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import gevent
+
+from profiles import plan_at
+
+__all__ = ["Progress", "stage_line", "status_line"]
+
+log = logging.getLogger("surgegate")
+
+
+def stage_line(tick, stage_count: int) -> str:
+    """The line printed when a stage begins."""
+    peak = ", the peak" if tick.is_peak else ""
+    return (f"surgegate: stage {tick.stage_index + 1}/{stage_count} {tick.stage_name!r}{peak} begins at "
+            f"{tick.elapsed_s:.0f} s of {tick.total_s:.0f} s: {tick.users} users (spawn {tick.spawn_rate:g}/s)")
+
+
+def status_line(tick, stage_count: int, running_users: int, rps: float) -> str:
+    """The periodic line: where the run is and the load now."""
+    return (f"surgegate: [{tick.stage_name} {tick.stage_index + 1}/{stage_count}] {tick.elapsed_s:.0f} s elapsed, "
+            f"{tick.remaining_s:.0f} s left; {running_users} users running, target {tick.users}; {rps:.1f} req/s")
+
+
+class Progress:
+    """Log the stage changes and a status line every ``every_s`` while the run lasts."""
+
+    def __init__(self, environment, context: Callable, every_s: float = 10.0) -> None:
+        self.environment = environment
+        self.context = context
+        self.every_s = every_s
+        self._greenlet = None
+        environment.events.test_start.add_listener(lambda **_: self._begin())
+        environment.events.test_stop.add_listener(lambda **_: self._end())
+
+    def _begin(self) -> None:
+        if self._greenlet is None:
+            self._greenlet = gevent.spawn(self._loop)
+
+    def _end(self) -> None:
+        if self._greenlet is not None:
+            self._greenlet.kill(block=False)
+            self._greenlet = None
+
+    def _loop(self) -> None:
+        started = time.monotonic()
+        last_stage, last_status = None, started
+        while True:
+            context = self.context()
+            if context is None:
+                return
+            tick = plan_at(context.profile, time.monotonic() - started)
+            if tick is None:
+                log.info("surgegate: profile %r finished after %.0f s; stopping", context.profile.name,
+                         time.monotonic() - started)
+                return
+            count = len(context.profile.stages)
+            if tick.stage_index != last_stage:
+                log.info(stage_line(tick, count))
+                last_stage = tick.stage_index
+            if time.monotonic() - last_status >= self.every_s:
+                runner = self.environment.runner
+                rps = runner.stats.total.current_rps if runner is not None else 0.0
+                log.info(status_line(tick, count, runner.user_count if runner else 0, rps))
+                last_status = time.monotonic()
+            gevent.sleep(0.5)

@@ -1,0 +1,122 @@
+"""What every shopper of one run shares: profile, adapter, shopper data, clock.
+
+Built once per process from the parsed options: at ``init`` on the master
+or local runner (so that bad input stops the run before any request), and at
+``test_start`` on a worker, once the master's options have arrived. The
+journey mix of the moment is a pure function of the profile and the time
+since the run started, so workers need no message from the master to follow
+the stages.
+"""
+
+from __future__ import annotations
+
+import importlib
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from locustfiles.adapter import ShopAdapter, StubShopAdapter
+from locustfiles.shoppers import ShopperData
+from locustfiles.targets import check_target, normalise_hosts
+from profiles import Profile, load_profile, plan_at
+from surgegate.errors import BadInput
+
+__all__ = ["RunContext", "build_context", "load_adapter", "ADAPTERS", "DEFAULT_THINK_S"]
+
+ADAPTERS: dict[str, str] = {
+    "stub": "locustfiles.adapter:StubShopAdapter",
+    "example": "locustfiles.example_adapter:ExampleRestAdapter",
+}
+"""Adapters known by a short name; any other is given as ``module:Class``."""
+
+DEFAULT_THINK_S = (1.0, 5.0)
+"""Think time between steps when the profile sets none: a person reading a page."""
+
+
+def load_adapter(spec: str, allowed_hosts: frozenset[str], environ: Mapping[str, str] | None = None) -> ShopAdapter:
+    """The adapter named ``spec`` (a short name or ``module:Class``), constructed.
+
+    Raises:
+        BadInput: unknown name, unimportable module, not a ``ShopAdapter``, or a
+            missing secret environment variable.
+    """
+    target = ADAPTERS.get(spec, spec)
+    module_name, _, class_name = target.partition(":")
+    if not class_name:
+        raise BadInput(f"--adapter: unknown adapter {spec!r}; use {', '.join(ADAPTERS)} or module:Class")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        raise BadInput(f"--adapter: cannot load {target!r}: {exc}") from None
+    if not (isinstance(cls, type) and issubclass(cls, ShopAdapter)):
+        raise BadInput(f"--adapter: {target!r} is not a ShopAdapter subclass")
+    kwargs: dict[str, Any] = {"allowed_hosts": allowed_hosts}
+    if environ is not None:
+        kwargs["environ"] = environ
+    return cls(**kwargs)
+
+
+@dataclass
+class RunContext:
+    """Shared by the shoppers of one process for one run."""
+
+    profile: Profile
+    adapter: ShopAdapter
+    data: ShopperData
+    host: str
+    started_at: float = field(default_factory=time.monotonic)
+    seed: int = 20240715
+
+    @property
+    def think_s(self) -> tuple[float, float]:
+        """The pause between steps: the profile's, or ``DEFAULT_THINK_S``."""
+        think = self.profile.think_time_s
+        return (think.min_s, think.max_s) if think is not None else DEFAULT_THINK_S
+
+    def restart_clock(self) -> None:
+        """The run starts now (called at ``test_start``)."""
+        self.started_at = time.monotonic()
+
+    def journey_weights(self) -> tuple[list[str], list[int]]:
+        """The journeys and their weights in the stage running now (the last stage's after the end)."""
+        tick = plan_at(self.profile, min(time.monotonic() - self.started_at, self.profile.total_s - 1e-6))
+        mix = tick.mix if tick is not None else self.profile.stages[-1].mix
+        names = [name for name in mix if mix[name] > 0]
+        return names, [mix[name] for name in names]
+
+    def rng_for(self, index: int) -> random.Random:
+        """A random generator of one shopper: same seed and index, same choices."""
+        return random.Random(self.seed * 1_000_003 + index)
+
+
+def build_context(options: Any, host: str | None, *, require_host: bool = True) -> RunContext:
+    """The run's context from Locust's parsed options; ``BadInput`` for anything wrong.
+
+    ``require_host=False`` accepts a missing host (the web UI asks for it in its form).
+    """
+    allowed = normalise_hosts(getattr(options, "allow_target", None) or [])
+    target = check_target(host, allowed) if host or require_host else ""
+    profile_arg = getattr(options, "surge_profile", None) or "july15"
+    try:
+        profile = load_profile(profile_arg, time_scale=_number(options, "time_scale", None),
+                               peak_multiplier=_number(options, "peak_multiplier", 1.0))
+    except BadInput as exc:
+        message = str(exc)
+        raise BadInput(message if message.startswith(("profiles/", profile_arg)) else f"--profile: {message}") from None
+    adapter = load_adapter(getattr(options, "adapter", None) or "stub", allowed)
+    return RunContext(profile=profile, adapter=adapter, data=ShopperData.generate(), host=target)
+
+
+def _number(options: Any, name: str, default: float | None) -> float | None:
+    value = getattr(options, name, None)
+    if value in (None, ""):
+        return default
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise BadInput(f"--{name.replace('_', '-')}: must be a number, got {value!r}") from None
+
+
+_ = StubShopAdapter  # the default adapter, imported so that a typo in its module fails at import
