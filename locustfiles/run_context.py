@@ -99,9 +99,9 @@ def build_context(options: Any, host: str | None, *, require_host: bool = True) 
     allowed = normalise_hosts(getattr(options, "allow_target", None) or [])
     target = check_target(host, allowed) if host or require_host else ""
     profile_arg = getattr(options, "surge_profile", None) or "july15"
+    time_scale, multiplier = _number(options, "time_scale", None), _number(options, "peak_multiplier", 1.0)
     try:
-        profile = load_profile(profile_arg, time_scale=_number(options, "time_scale", None),
-                               peak_multiplier=_number(options, "peak_multiplier", 1.0))
+        profile = load_profile(profile_arg, time_scale=time_scale, peak_multiplier=multiplier)
     except BadInput as exc:
         message = str(exc)
         raise BadInput(message if message.startswith(("profiles/", profile_arg)) else f"--profile: {message}") from None

@@ -1,0 +1,71 @@
+"""Bad input to the locustfile: one line naming the file or option, the field and the problem; exit 2; nothing sent."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests._locust import SHORT_PROFILE, run_locust
+
+GOOD = SHORT_PROFILE.read_text()
+
+
+def _profile(tmp_path, text: str) -> str:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+CASES = [
+    pytest.param(lambda tmp: ["--profile", "jully15"],
+                 "Error: --profile: unknown profile 'jully15' (did you mean 'july15'?); shipped profiles: july15, "
+                 "soak, spike, step, or a path to a .yaml file", id="unknown-profile"),
+    pytest.param(lambda tmp: ["--profile", str(tmp / "missing.yaml")],
+                 "Error: {tmp}/missing.yaml: no such file", id="missing-file"),
+    pytest.param(lambda tmp: ["--profile", _profile(tmp, GOOD.replace("users: 24,", "users: -5,"))],
+                 "Error: {tmp}/bad.yaml: stages[1].users: must be >= 0, got -5", id="negative-users"),
+    pytest.param(lambda tmp: ["--profile", _profile(tmp, GOOD.replace("spawn_rate: 24,", "spwan_rate: 24,"))],
+                 "Error: {tmp}/bad.yaml: stages[1].spwan_rate: unknown key, did you mean 'spawn_rate'?",
+                 id="unknown-key"),
+    pytest.param(lambda tmp: ["--profile", _profile(tmp, GOOD.replace("spawn_rate: 24,", "spawn_rate: 2,"))],
+                 "Error: {tmp}/bad.yaml: stages[1] ('peak'): ramp from 8 to 24 users at 2/s takes 8.0 s but the "
+                 "stage lasts 6.0 s after time_scale 1; raise spawn_rate to >= 2.67",
+                 id="stage-shorter-than-ramp"),
+    pytest.param(lambda tmp: ["--profile", str(SHORT_PROFILE), "--peak-multiplier", "lots"],
+                 "Error: --peak-multiplier: must be a number, got 'lots'", id="bad-multiplier"),
+    pytest.param(lambda tmp: ["--profile", str(SHORT_PROFILE), "--adapter", "nope"],
+                 "Error: --adapter: unknown adapter 'nope'; use stub, example or module:Class", id="unknown-adapter"),
+    pytest.param(lambda tmp: ["--profile", str(SHORT_PROFILE), "--adapter", "example"],
+                 "Error: --adapter example: environment variable EXAMPLE_SHOP_TOKEN is not set (it holds the shop's "
+                 "API token)", id="missing-secret"),
+]
+
+
+@pytest.mark.parametrize(("args", "line"), CASES)
+def test_bad_input_gives_one_line_exit_2_and_sends_nothing(start_stub, tmp_path, args, line):
+    """Each bad input: the exact line on stderr, exit code 2, and the stub saw no request at all."""
+    stub = start_stub("fixed")
+    run = run_locust("--headless", "--host", stub.url, *args(tmp_path), timeout_s=60)
+    errors = [l for l in run.stderr.splitlines() if l.startswith("Error:")]
+    assert (run.code, errors) == (2, [line.format(tmp=tmp_path)]), run.stderr[-2000:]
+    assert "Traceback" not in run.stderr
+    sent = stub.scrape_gateway().get("shop_gateway_responses_total", {})
+    assert sent == {}
+
+
+@pytest.mark.parametrize(("host", "line"), [
+    ("http://shop.invalid:8000", "Error: --host: shop.invalid is not a loopback address; surgegate sends load only "
+     "to loopback unless told otherwise: add --allow-target shop.invalid"),
+    ("ftp://127.0.0.1", "Error: --host: must be an http(s) URL such as http://127.0.0.1:8000, got 'ftp://127.0.0.1'"),
+])
+def test_target_that_is_not_allowed_is_refused_before_any_load(host, line):
+    """A non-loopback host without --allow-target (or a non-HTTP URL): one line, exit 2."""
+    run = run_locust("--headless", "--profile", str(SHORT_PROFILE), "--host", host, timeout_s=60)
+    assert (run.code, [l for l in run.stderr.splitlines() if l.startswith("Error:")]) == (2, [line])
+
+
+def test_missing_host_in_headless_mode_is_bad_input():
+    """Headless without --host: one line saying how to give it, exit 2."""
+    run = run_locust("--headless", "--profile", str(SHORT_PROFILE), timeout_s=60)
+    assert run.code == 2
+    assert [l for l in run.stderr.splitlines() if l.startswith("Error:")] == [
+        "Error: --host: no target given; e.g. --host http://127.0.0.1:8000 (python -m target_stub prints it)"]

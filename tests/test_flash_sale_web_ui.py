@@ -1,0 +1,74 @@
+"""The locustfile in Locust's web UI: the profiles are offered, a swarm follows the chosen profile."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import subprocess
+import time
+
+import requests
+
+from tests._locust import REPO, SHORT_PROFILE, locust_command, locust_env
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for(url: str, timeout_s: float = 60) -> requests.Response:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return requests.get(url, timeout=5)
+        except requests.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_web_ui_offers_profiles_and_swarm_follows_the_shape(start_stub):
+    """The form lists the shipped profiles; a swarm with a chosen profile ramps to each stage's users, then stops."""
+    stub = start_stub("fixed")
+    port = _free_port()
+    web = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(locust_command("--web-host", "127.0.0.1", "--web-port", str(port)), cwd=REPO,
+                            env=locust_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        page = _wait_for(web + "/").text
+        args = json.loads(re.search(r"window\.templateArgs = (\{.*?\})\s*\n", page).group(1))
+        profile_field = args["extra_options"]["surge_profile"]
+        assert profile_field["choices"] == ["july15", "soak", "spike", "step"]
+        assert profile_field["default_value"] == "july15"
+
+        refused = requests.post(web + "/swarm", data={"user_count": 1, "spawn_rate": 1, "host": stub.url,
+                                                      "surge_profile": "nope"}, timeout=10).json()
+        assert refused["success"] is False
+        assert refused["message"].startswith("--profile: unknown profile 'nope'")
+
+        started = requests.post(web + "/swarm", data={"user_count": 1, "spawn_rate": 1, "host": stub.url,
+                                                      "surge_profile": str(SHORT_PROFILE), "time_scale": "",
+                                                      "peak_multiplier": "1"}, timeout=10).json()
+        assert started["success"] is True, started
+        seen, deadline = [], time.monotonic() + 40
+        while time.monotonic() < deadline:
+            stats = requests.get(web + "/stats/requests", timeout=5).json()
+            seen.append((stats["state"], stats["user_count"]))
+            if stats["state"] == "stopped":
+                break
+            time.sleep(0.25)
+        counts = [c for _, c in seen]
+        assert 8 in counts and 24 in counts and max(counts) == 24, seen
+        assert counts.index(24) > counts.index(8)
+        assert seen[-1][0] == "stopped", "the shape did not end the run by itself"
+        sent = stub.scrape_gateway().total("shop_gateway_responses_total")
+        assert sent > 0
+        assert stub.scrape_gateway().total("shop_gateway_responses_total", endpoint="/checkout") > 0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=30)[0]
+    assert "Traceback" not in output, output[-3000:]
