@@ -26,7 +26,7 @@ import sys
 import gevent
 from locust import FastHttpUser, events, task
 
-from locustfiles.journeys import JOURNEYS, Visit
+from locustfiles.journeys import JOURNEYS, SNIPER_RETRY_S, Visit
 from locustfiles.progress import Progress
 from locustfiles.run_context import ADAPTERS, RunContext, build_context
 from profiles import shipped_profiles
@@ -164,7 +164,8 @@ class FlashSaleShopper(FastHttpUser):
                            shopper=_context.data.shopper(self.number), rng=self.rng, pause=self._pause)
 
     def wait_time(self) -> float:
-        low, high = self.shared.think_s
+        """The pause before the next journey: a sniper comes back quickly, a person thinks."""
+        low, high = SNIPER_RETRY_S if self.journey == "sniper" else self.shared.think_s
         return self.rng.uniform(low, high)
 
     def _pause(self, bounds: tuple[float, float] | None) -> None:

@@ -9,7 +9,8 @@ journey               steps
 ``buyer``             browse, look at a product, open a cart, add it, view the
                       cart, check out
 ``sniper``            straight to the sale: sale items, open a cart, add a sale
-                      item, check out, with bot-like pauses
+                      item, check out, with bot-like pauses, and back for more
+                      within a second or so
 ====================  ==========================================================
 
 A journey is a function of a ``Visit`` (the shopper's client, adapter, data,
@@ -28,10 +29,13 @@ from typing import Any
 from locustfiles.adapter import ShopAdapter
 from locustfiles.shoppers import ShopperData
 
-__all__ = ["JOURNEYS", "Visit", "SNIPER_THINK_S", "CATALOGUE_PAGES"]
+__all__ = ["JOURNEYS", "Visit", "SNIPER_THINK_S", "SNIPER_RETRY_S", "CATALOGUE_PAGES"]
 
 SNIPER_THINK_S = (0.05, 0.3)
 """Snipers are scripts or people with a finger on the button: pauses of 50-300 ms, whatever the profile says."""
+
+SNIPER_RETRY_S = (0.5, 1.5)
+"""And they come straight back for more: 0.5-1.5 s between two sniper journeys, not a person's think time."""
 
 CATALOGUE_PAGES = 20
 """Pages of the catalogue shoppers browse (the first ones, as people do)."""

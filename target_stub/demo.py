@@ -87,6 +87,8 @@ def run_preset(preset: str, shoppers: int, out=sys.stdout, db: str | None = None
         "gateway_504": int(gateway.total("shop_gateway_upstream_timeouts_total")),
         "rate_limited_429": int(gateway.total("shop_gateway_rate_limited_total")),
         "late_completions": int(gateway.total("shop_gateway_late_completions_total")),
+        "late_placed": int(gateway.total("shop_gateway_late_completions_total", status="201")),
+        "late_pool_timeouts": int(gateway.total("shop_gateway_late_completions_total", status="503")),
         "pool_size": int(app.value("shop_db_pool_size_connections") + app.value("shop_db_pool_max_overflow_connections")),
         "pool_peak_in_use": int(sampler.peaks.checked_out),
         "pool_peak_waiting": int(sampler.peaks.waiting),
@@ -105,7 +107,8 @@ def run_preset(preset: str, shoppers: int, out=sys.stdout, db: str | None = None
     print(f"   database pool: {f['pool_peak_in_use']}/{f['pool_size']} in use at peak, "
           f"{f['pool_peak_waiting']} requests waiting for a connection at peak, "
           f"{f['pool_waits_over_2s']} waits over the 2 s gateway timeout, {f['pool_timeouts']} pool timeouts", file=out)
-    print(f"   after the gateway gave up, the app still finished {f['late_completions']} of them", file=out)
+    print(f"   after the gateway had answered 504, the app still answered {f['late_completions']} of them: "
+          f"{f['late_placed']} orders placed that no shopper saw, {f['late_pool_timeouts']} pool timeouts", file=out)
     print(f"   browsing meanwhile: {f['browse_ok']}/{f['browse_total']} pages OK, slowest {f['browse_max_s']:.2f} s",
           file=out, flush=True)
     return figures

@@ -5,22 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-import requests
-
-ORDER = {"customer": {"name": "Grace", "email": "grace@example.com", "address": "1 Compiler Way"},
-         "payment": {"card_token": "tok"}}
-
-
-def _session() -> requests.Session:
-    s = requests.Session()
-    s.trust_env = False
-    return s
+from tests._shop import ORDER, session
 
 
 def test_counters_equal_requests_sent(start_stub, db_url):
     """A known mix of requests, sent concurrently, is counted exactly by endpoint, method and status."""
     stub = start_stub("incident", db=db_url)
-    http = _session()
+    http = session()
     carts = [http.post(stub.url + "/carts").json()["cart_id"] for _ in range(12)]
     adds = [("POST", "/carts/%d/items" % c, {"product_id": 30 + i, "quantity": 1}) for i, c in enumerate(carts)]
     calls = (
@@ -35,7 +26,7 @@ def test_counters_equal_requests_sent(start_stub, db_url):
 
     def send(call):
         method, path, body = call
-        with _session() as s:
+        with session() as s:
             return s.request(method, stub.url + path, json=body, timeout=30).status_code
 
     with ThreadPoolExecutor(16) as pool:
@@ -56,15 +47,15 @@ def test_counters_equal_requests_sent(start_stub, db_url):
         assert counted == expected, metric
     # The scrape being answered is counted only once its answer is sent.
     assert gateway.total("shop_gateway_request_duration_seconds_count") == sum(expected.values())
-    # 12 carts + 12 item writes + 8 checkouts x 3 writes; reads: 12 after adds, 12 views, 8 x 13 in checkout.
+    # 12 carts + 12 item writes + 8 checkouts x 3 writes; reads: 12 after adds, 12 views, 8 x 21 in checkout.
     assert app.total("shop_db_queries_total", kind="write") == 12 + 12 + 8 * 3
-    assert app.total("shop_db_queries_total", kind="read") == 12 + 12 + 8 * 13
+    assert app.total("shop_db_queries_total", kind="read") == 12 + 12 + 8 * 21
 
 
 def test_rate_limited_requests_never_reach_the_app(start_stub):
     """With a burst of 3, four quick checkouts: three go through, one gets 429 with Retry-After."""
     stub = start_stub("fixed", args=["--rate-limit-checkout-rps", "0.01", "--rate-limit-checkout-burst", "3"])
-    http = _session()
+    http = session()
     carts = [http.post(stub.url + "/carts").json()["cart_id"] for _ in range(4)]
     for c in carts:
         http.post(f"{stub.url}/carts/{c}/items", json={"product_id": 3}).raise_for_status()

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import requests
-
-ORDER = {"customer": {"name": "Ada Lovelace", "email": "ada@example.com", "address": "12 Analytical Row"},
-         "payment": {"card_token": "tok_visa"}}
-
-
-def _session() -> requests.Session:
-    s = requests.Session()
-    s.trust_env = False
-    return s
+from tests._shop import ORDER, session
 
 
 def test_catalogue_pages_search_and_product(start_stub):
     """Browsing pages through a seeded catalogue; search finds by name; a product shows its stock."""
     stub = start_stub("incident", args=["--catalogue-size", "500"])
-    http = _session()
+    http = session()
     first = http.get(stub.url + "/products", params={"per_page": 10}).json()
     assert (first["total"], first["pages"], len(first["items"])) == (500, 50, 10)
     assert [p["id"] for p in first["items"]] == list(range(1, 11))
@@ -40,14 +31,14 @@ def test_catalogue_pages_search_and_product(start_stub):
 def test_same_seed_gives_same_catalogue(start_stub):
     """Two stubs started with the same seed show the same products."""
     a, b = start_stub("incident"), start_stub("fixed")
-    http = _session()
+    http = session()
     assert http.get(a.url + "/products/1234").json() == http.get(b.url + "/products/1234").json()
 
 
 def test_cart_and_checkout_place_an_order(start_stub, db_url):
     """Cart, add twice, view, checkout: 201 with an order id and the right total; then refusals."""
     stub = start_stub("fixed", db=db_url)
-    http = _session()
+    http = session()
     cart = http.post(stub.url + "/carts")
     assert cart.status_code == 201
     cart_id = cart.json()["cart_id"]
@@ -76,7 +67,7 @@ def test_cart_and_checkout_place_an_order(start_stub, db_url):
 def test_checkout_runs_exactly_its_queries(start_stub, db_url):
     """One checkout runs queries_per_checkout queries: N-3 reads and 3 writes."""
     stub = start_stub("incident", db=db_url, args=["--queries-per-checkout", "9", "--query-time-ms", "1"])
-    http = _session()
+    http = session()
     cart_id = http.post(stub.url + "/carts").json()["cart_id"]
     http.post(f"{stub.url}/carts/{cart_id}/items", json={"product_id": 7}).raise_for_status()
     before = stub.scrape_app()
@@ -90,7 +81,7 @@ def test_checkout_runs_exactly_its_queries(start_stub, db_url):
 def test_out_of_stock_is_refused_and_stock_kept(start_stub, db_url):
     """Buying more than the stock answers 409 out_of_stock and takes nothing."""
     stub = start_stub("fixed", db=db_url)
-    http = _session()
+    http = session()
     stock = http.get(stub.url + "/products/9").json()["stock"]
     greedy, modest = (http.post(stub.url + "/carts").json()["cart_id"] for _ in range(2))
     for _ in range(stock // 10 + 1):
