@@ -27,8 +27,10 @@ import gevent
 from locust import FastHttpUser, events, task
 
 from locustfiles.journeys import JOURNEYS, SNIPER_RETRY_S, Visit
+from locustfiles import recording
 from locustfiles.progress import Progress
 from locustfiles.run_context import ADAPTERS, RunContext, build_context
+from reports.results_folder import ResultsFolder
 from profiles import shipped_profiles
 from profiles.shape import ProfileShape
 from surgegate.errors import SurgegateError
@@ -39,6 +41,9 @@ log = logging.getLogger("surgegate")
 
 _context: RunContext | None = None
 """The run's shared context in this process (see ``run_context``)."""
+
+_recording: recording.Recording | None = None
+"""The run being recorded by this process (master or local runner), if any."""
 
 
 class _AnyProfile(list):
@@ -69,6 +74,7 @@ def _add_options(parser, **_kwargs) -> None:
                         help=f"target adapter: {', '.join(ADAPTERS)}, or module:Class")
     parser.add_argument("--allow-target", action="append", default=[], include_in_web_ui=False,
                         help="allow load to this non-loopback host (repeatable)")
+    recording.add_options(parser)
 
 
 def _fail(message: str, code: int) -> None:
@@ -91,10 +97,25 @@ def _on_init(environment, **_kwargs) -> None:
     environment.profile = context.profile.name
     if environment.shape_class is not None:
         environment.shape_class.profile = context.profile
+    environment.events.request.add_listener(lambda **kw: _recording and _recording.on_request(**kw))
+    environment.events.test_stop.add_listener(lambda **_: _recording and _recording.on_test_stop())
     if options.headless:
+        try:
+            _start_recording(environment, options, context, options.run_id)
+        except SurgegateError as exc:
+            _fail(str(exc), exc.exit_code)
         Progress(environment, lambda: _context)
     if environment.web_ui is not None:
         _guard_web_swarm(environment)
+
+
+def _start_recording(environment, options, context: RunContext, run_id: str = "") -> None:
+    """Make the run's results folder (or fail with BadInput) and get ready to record into it."""
+    global _recording
+    run_id = run_id or recording.default_run_id(context.profile.name)
+    folder = ResultsFolder.create(options.results_dir, run_id)
+    _recording = recording.Recording(environment, folder, recording.base_manifest(
+        folder.path.name, context.profile, context.host, context.adapter.name))
 
 
 def _guard_web_swarm(environment) -> None:
@@ -114,6 +135,7 @@ def _guard_web_swarm(environment) -> None:
         host = form.get("host") or environment.host
         try:
             context = build_context(options, host)
+            _start_recording(environment, options, context)  # a new folder, named by time, for every swarm
         except SurgegateError as exc:
             log.error("surgegate: %s", exc)
             return jsonify({"success": False, "message": str(exc), "host": host})
@@ -136,6 +158,8 @@ def _on_test_start(environment, **_kwargs) -> None:
             return
     if _context is not None:
         _context.restart_clock()
+    if _recording is not None and not getattr(options, "worker", False):
+        _recording.on_test_start()
 
 
 _shopper_numbers = itertools.count()

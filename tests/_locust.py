@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import subprocess
+import tempfile
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,8 @@ def run_locust(*args: str, json_file: Path | None = None, env: dict | None = Non
     """
     # Locust appends ".json" to the name it is given.
     cmd = locust_command(*args)
+    if "--results-dir" not in args:  # never litter the repository with run folders
+        cmd += ["--results-dir", tempfile.mkdtemp(prefix="surgegate-test-results-")]
     if json_file is not None:
         cmd += ["--json-file", str(json_file.with_suffix("")), "--csv", str(json_file.with_suffix(""))]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, cwd=REPO, env=locust_env(env))

@@ -31,12 +31,13 @@ def _wait_for(url: str, timeout_s: float = 60) -> requests.Response:
             time.sleep(0.2)
 
 
-def test_web_ui_offers_profiles_and_swarm_follows_the_shape(start_stub):
+def test_web_ui_offers_profiles_and_swarm_follows_the_shape(start_stub, tmp_path):
     """The form lists the shipped profiles; a swarm with a chosen profile ramps to each stage's users, then stops."""
     stub = start_stub("fixed")
     port = _free_port()
     web = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(locust_command("--web-host", "127.0.0.1", "--web-port", str(port)), cwd=REPO,
+    proc = subprocess.Popen(locust_command("--web-host", "127.0.0.1", "--web-port", str(port),
+                                           "--results-dir", str(tmp_path)), cwd=REPO,
                             env=locust_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         page = _wait_for(web + "/").text
@@ -67,6 +68,9 @@ def test_web_ui_offers_profiles_and_swarm_follows_the_shape(start_stub):
         assert seen[-1][0] == "stopped", "the shape did not end the run by itself"
         sent = stub.scrape_gateway().total("shop_gateway_responses_total")
         assert sent > 0
+        (run_folder,) = tmp_path.iterdir()  # one folder for the one swarm
+        manifest = json.loads((run_folder / "manifest.json").read_text())
+        assert (manifest["profile"]["name"], manifest["status"]) == ("short", "complete")
         assert stub.scrape_gateway().total("shop_gateway_responses_total", endpoint="/checkout") > 0
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -1,0 +1,129 @@
+"""Record the run into its results folder: the glue between Locust's events and ``reports``.
+
+    --results-dir DIR   where run folders go (default: results)
+    --run-id ID         the run's folder name (default: UTC time and profile, e.g. 20261125T061500Z-july15)
+
+On the local runner (``locust --headless`` or the web UI without workers):
+the folder is made and checked writable before any load (``init`` when
+headless, the swarm request in the web UI); every request goes through one
+``request`` listener into ``reports.windows.WindowedRecorder``; once a
+second the windows that ended are appended to ``windows.jsonl``; at
+``test_stop`` the rest, ``totals.json`` and the final manifest are written.
+
+Not yet (see the recorder issue): worker reports in distributed mode (a
+master writes a manifest marked ``incomplete`` saying so), Ctrl-C and
+SIGTERM handling beyond Locust's own, the raw-sample log, the load and
+health series, server metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from datetime import UTC, datetime
+
+import gevent
+import locust
+
+from reports.records import record_from_event
+from reports.results_folder import SCHEMA_VERSION, ResultsFolder
+from reports.windows import WindowedRecorder
+
+__all__ = ["Recording", "add_options"]
+
+log = logging.getLogger("surgegate")
+
+
+def add_options(parser) -> None:
+    """The recorder's command-line options."""
+    parser.add_argument("--results-dir", default="results", include_in_web_ui=False,
+                        help="folder for run folders (default: results)")
+    parser.add_argument("--run-id", default="", include_in_web_ui=False,
+                        help="name of this run's folder (default: UTC time and profile)")
+
+
+def default_run_id(profile_name: str, now: float | None = None) -> str:
+    """``20261125T061500Z-july15``: sortable, and says what ran."""
+    stamp = datetime.fromtimestamp(now if now is not None else time.time(), UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{profile_name}"
+
+
+class Recording:
+    """One run's recording: its folder, its recorder, and the greenlet that flushes it."""
+
+    def __init__(self, environment, folder: ResultsFolder, manifest: dict) -> None:
+        self.environment = environment
+        self.folder = folder
+        self.manifest = manifest
+        self.recorder: WindowedRecorder | None = None
+        self._flusher = None
+        self._written_rows = 0
+        self._distributed = isinstance(environment.runner, locust.runners.MasterRunner)
+
+    def on_test_start(self) -> None:
+        """The run begins: open the recorder, write the manifest as running, start flushing."""
+        self.recorder = WindowedRecorder(started_at_s=time.time())
+        self.manifest.update(status="running", started_at=_iso(self.recorder.started_at_s))
+        if self._distributed:
+            self.manifest["incomplete_reason"] = ("distributed mode: worker histograms are not collected yet; "
+                                                  "use a local run for recorded results")
+        self.folder.write_json("manifest.json", self.manifest)
+        self._flusher = gevent.spawn(self._flush_every_second)
+
+    def on_request(self, **kwargs) -> None:
+        """Every request of this process (Locust's ``request`` event)."""
+        if self.recorder is not None:
+            self.recorder.record(record_from_event(**kwargs))
+
+    def _flush_every_second(self) -> None:
+        while True:
+            gevent.sleep(1.0)
+            self._flush(time.time())
+
+    def _flush(self, now_s: float | None) -> None:
+        rows = self.recorder.flush(now_s)
+        self._written_rows += self.folder.append_lines("windows.jsonl", (row.to_json() for row in rows))
+
+    def on_test_stop(self) -> None:
+        """The run ended: write what is left, the totals and the final manifest."""
+        if self.recorder is None:
+            return
+        if self._flusher is not None:
+            self._flusher.kill(block=True)
+        self._flush(None)
+        totals = [{"name": k[0], "method": k[1], "status": k[2], "kind": k[3], "count": c.count,
+                   "bytes": c.response_bytes, "hist": c.histogram.encode().decode("ascii")}
+                  for k, c in sorted(self.recorder.totals.items())]
+        self.folder.write_json("totals.json", {"schema_version": SCHEMA_VERSION, "totals": totals})
+        self.manifest.update(
+            status="incomplete" if self._distributed else "complete", ended_at=_iso(time.time()),
+            totals={"requests": self.recorder.recorded,
+                    "failures": sum(c.count for k, c in self.recorder.totals.items() if k[3] != "ok"),
+                    "window_rows": self._written_rows})
+        self.folder.write_json("manifest.json", self.manifest)
+        log.info("surgegate: results written to %s", self.folder.path)
+        self.recorder = None
+
+
+def base_manifest(run_id: str, profile, host: str, adapter_name: str) -> dict:
+    """The manifest's fixed part: what is about to run."""
+    import surgegate
+
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run_id,
+        "status": "starting",
+        "profile": {"name": profile.name, "source": profile.source, "time_scale": profile.time_scale,
+                    "peak_multiplier": profile.peak_multiplier, "total_s": profile.total_s},
+        "target": host,
+        "adapter": adapter_name,
+        "versions": {"surgegate": surgegate.__version__, "locust": locust.__version__},
+        "command_line": sys.argv,
+        "recording": {"window_s": 1.0, "histogram": "HdrHistogram, microseconds, 1 us .. 1 h, 3 significant digits",
+                      "windows_keyed_by": "completion time"},
+    }
+
+
+def _iso(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, UTC).isoformat(timespec="milliseconds")

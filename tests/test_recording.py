@@ -1,0 +1,120 @@
+"""The recorder and the results folder: every request accounted for (local runs, for now)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+from hdrh.histogram import HdrHistogram
+
+from reports.records import RequestRecord, classify, record_from_event
+from reports.results_folder import ResultsFolder, sanitise_run_id
+from reports.windows import WindowedRecorder
+from surgegate.errors import BadInput
+from tests._locust import SHORT_PROFILE, run_locust
+
+
+class RateLimited(Exception):
+    """Named like the adapter's exception, which the recorder matches by name."""
+
+
+class Timeout(Exception):
+    """Named like gevent's Timeout."""
+
+
+@pytest.mark.parametrize(("exception", "status", "kind"), [
+    (None, 200, "ok"), (RateLimited("429"), 429, "rate_limited"), (ConnectionError("504"), 504, "status"),
+    (ConnectionRefusedError(), 0, "connection_error"), (Timeout(), 0, "timeout"), (TimeoutError(), 0, "timeout"),
+])
+def test_failures_are_classified_by_kind(exception, status, kind):
+    """Each way a request can end has one kind; an error status keeps its code."""
+    assert classify(exception, status) == kind
+
+
+def test_record_keeps_microseconds_and_status():
+    """Locust's float milliseconds become whole microseconds; the status comes from the response."""
+    response = type("R", (), {"status_code": 504})()
+    rec = record_from_event(request_type="POST", name="/checkout", response_time=2001.2345, response_length=61,
+                            exception=ConnectionError("504"), response=response, context={"journey": "sniper"},
+                            start_time=1000.0, url="http://x", some_future_argument=1)
+    assert rec == RequestRecord(1000.0, "/checkout", "POST", 504, "status", 2001234, 61, "sniper")
+
+
+def test_windows_close_by_completion_and_merge_exactly():
+    """Requests land in the window they completed in; closed windows leave memory; histograms merge exactly."""
+    recorder = WindowedRecorder(started_at_s=100.0)
+    times_us = [1_000, 1_500, 250_000, 999_999, 2_000_000]
+    for i, t in enumerate(times_us):
+        recorder.record(RequestRecord(100.0 + i * 0.1, "/p", "GET", 200, "ok", t, 10))
+    assert recorder.flush(100.9) == []  # window 0 still open
+    rows = recorder.flush(102.0)
+    assert [(r.window_start_s, r.count) for r in rows] == [(0.0, 3), (1.0, 1)]
+    assert recorder.open_windows == 1  # the 2 s request completed in window 2
+    rows += recorder.flush(None)
+    assert recorder.open_windows == 0 and sum(r.count for r in rows) == 5
+    merged = HdrHistogram.decode(rows[0].histogram)
+    for row in rows[1:]:
+        merged.add(HdrHistogram.decode(row.histogram))
+    assert merged.get_total_count() == 5
+    assert merged.get_value_at_percentile(100) == pytest.approx(2_000_000, rel=1e-3)
+    assert merged.get_value_at_percentile(50) == pytest.approx(250_000, rel=1e-3)
+
+
+@pytest.mark.parametrize(("raw", "clean"), [("run 1", "run-1"), ("../../etc", "etc"), ("a/b", "a-b"), ("x..y", "x-y")])
+def test_run_id_cannot_leave_the_results_folder(raw, clean):
+    """A run id is made of safe characters only, so the folder stays inside --results-dir."""
+    assert sanitise_run_id(raw) == clean
+
+
+def test_unwritable_results_dir_is_bad_input(tmp_path):
+    """A results dir that cannot be made is one BadInput line naming --results-dir."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(BadInput, match=r"^--results-dir: cannot write to '.*/file/sub': "):
+        ResultsFolder.create(blocker / "sub", "run")
+
+
+def test_torn_last_line_is_dropped(tmp_path):
+    """A crash mid-append leaves every complete line readable."""
+    folder = ResultsFolder.create(tmp_path, "r")
+    folder.append_lines("windows.jsonl", [{"a": 1}, {"a": 2}])
+    with open(folder.path / "windows.jsonl", "a") as f:
+        f.write('{"a": 3')
+    assert folder.read_lines("windows.jsonl") == [{"a": 1}, {"a": 2}]
+
+
+def test_recorded_totals_equal_the_stubs_counts(start_stub, tmp_path):
+    """A real headless run: the results folder's totals by endpoint and status equal the stub's own counters."""
+    stub = start_stub("incident")
+    run = run_locust("--headless", "--profile", str(SHORT_PROFILE), "--host", stub.url, "--stop-timeout", "30",
+                     "--results-dir", str(tmp_path), "--run-id", "reconcile", "--only-summary")
+    assert run.code in (0, 1), run.stderr[-3000:]
+    folder = ResultsFolder(tmp_path / "reconcile")
+    manifest = folder.read_json("manifest.json")
+    assert manifest["status"] == "complete" and manifest["schema_version"] == 1
+    totals = Counter()
+    for row in folder.read_json("totals.json")["totals"]:
+        totals[(row["method"], row["name"].replace("[id]", "{id}"), str(row["status"]))] += row["count"]
+    seen = Counter()
+    for labels, value in stub.scrape_gateway()["shop_gateway_responses_total"].items():
+        d = dict(labels)
+        if d["endpoint"] != "/metrics":
+            seen[(d["method"], d["endpoint"], d["status"])] += int(value)
+    assert totals == seen
+    windows = folder.read_lines("windows.jsonl")
+    assert sum(w["count"] for w in windows) == sum(totals.values()) == manifest["totals"]["requests"]
+    assert json.dumps(manifest).count("reconcile") >= 1
+
+
+def test_results_dir_that_cannot_be_written_stops_the_run_before_any_load(start_stub, tmp_path):
+    """--results-dir under a file: one Error line, exit 2, and the stub saw nothing."""
+    stub = start_stub("fixed")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    run = run_locust("--headless", "--profile", str(SHORT_PROFILE), "--host", stub.url,
+                     "--results-dir", str(blocker / "results"), timeout_s=60)
+    assert run.code == 2
+    assert [l for l in run.stderr.splitlines() if l.startswith("Error:")] == [
+        f"Error: --results-dir: cannot write to '{blocker}/results': Not a directory"]
+    assert stub.scrape_gateway().get("shop_gateway_responses_total", {}) == {}
