@@ -25,6 +25,7 @@ recorder:
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -32,6 +33,9 @@ from urllib.parse import quote, urlsplit
 
 from locustfiles.targets import host_allowed
 from surgegate.errors import BadInput
+
+_ABSOLUTE = re.compile(r"^https?://", re.IGNORECASE)
+"""Locust's own test (``absolute_http_url_regexp``) for a URL that does not go to the host."""
 
 __all__ = ["ShopAdapter", "StubShopAdapter", "CheckFailed", "RateLimited", "RefusedTarget", "Shopper"]
 
@@ -119,7 +123,7 @@ class ShopAdapter:
                     return True
                 try:
                     value = read(response.json())
-                except (KeyError, TypeError, ValueError, IndexError) as exc:
+                except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
                     response.failure(CheckFailed(f"{status} without the expected body ({type(exc).__name__}: {exc})"))
                     return None
                 if value is None:
@@ -132,11 +136,14 @@ class ShopAdapter:
             elif 300 <= status < 400:
                 location = (response.headers or {}).get("location", "?")
                 response.failure(RefusedTarget(f"redirect ({status}) to {location} not followed"))
+            elif 200 <= status < 300:
+                response.failure(CheckFailed(f"unexpected status {status}, expected {' or '.join(map(str, ok))}"))
             return None  # any other status: Locust marks it failed and keeps its code
 
     def _refusal(self, client, path: str) -> str | None:
         """The host a request would go to, if it is not allowed; else None."""
-        host = urlsplit(path).hostname if "://" in path else urlsplit(client.base_url).hostname
+        # Absolute exactly when Locust's client treats it so; anything else goes to base_url.
+        host = urlsplit(path).hostname if _ABSOLUTE.match(path) else urlsplit(client.base_url).hostname
         host = host or ""
         if host not in self._host_verdicts:
             self._host_verdicts[host] = host_allowed(host, self.allowed_hosts)

@@ -48,14 +48,19 @@ def load_adapter(spec: str, allowed_hosts: frozenset[str], environ: Mapping[str,
         raise BadInput(f"--adapter: unknown adapter {spec!r}; use {', '.join(ADAPTERS)} or module:Class")
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError) as exc:
-        raise BadInput(f"--adapter: cannot load {target!r}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - any failure of user code is the user's input
+        raise BadInput(f"--adapter: cannot load {target!r}: {type(exc).__name__}: {exc}") from None
     if not (isinstance(cls, type) and issubclass(cls, ShopAdapter)):
         raise BadInput(f"--adapter: {target!r} is not a ShopAdapter subclass")
     kwargs: dict[str, Any] = {"allowed_hosts": allowed_hosts}
     if environ is not None:
         kwargs["environ"] = environ
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except BadInput:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise BadInput(f"--adapter: {target!r} failed to start: {type(exc).__name__}: {exc}") from None
 
 
 @dataclass

@@ -55,6 +55,10 @@ class _Scale:
         return text if self.multiplier == 1 else f"{text} and peak_multiplier {self.multiplier:g}"
 
 
+MAX_PEAK_MULTIPLIER = 100.0
+"""Far beyond what one load generator drives; a typo like 1e3 must not spawn a million users."""
+
+
 def build_profile(
     checked: dict[str, Any], fields: Fields, *, time_scale: float | None, peak_multiplier: float
 ) -> Profile:
@@ -76,7 +80,7 @@ def build_profile(
         time_scale = fields.positive("time_scale override", time_scale, maximum=1.0)
     scale = _Scale(
         time_scale=checked["time_scale"] if time_scale is None else time_scale,
-        multiplier=fields.positive("peak_multiplier", peak_multiplier),
+        multiplier=fields.positive("peak_multiplier", peak_multiplier, maximum=MAX_PEAK_MULTIPLIER),
     )
     stages: list[Stage] = []
     real_start_s = 0.0
@@ -85,6 +89,8 @@ def build_profile(
         _check(stage, raw, stages, scale, fields)
         stages.append(stage)
         real_start_s += raw.real_duration_s
+    if not any(stage.users for stage in stages):
+        fields.fail("peak_multiplier", "leaves no user in any stage", scale.multiplier)
     return Profile(
         name=checked["name"],
         description=checked["description"],

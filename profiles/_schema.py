@@ -183,7 +183,8 @@ class Fields:
 
 def _join(field: str, key: object) -> str:
     """Extend a JSON-like field path with a mapping key."""
-    return f"{field}.{key}" if field else str(key)
+    key = str(key) if len(str(key)) <= 40 else str(key)[:40] + "..."  # never echo a whole line of a wrong file
+    return f"{field}.{key}" if field else key
 
 
 def _hint(key: object, options: tuple[str, ...], listing: str) -> str:

@@ -1,7 +1,8 @@
 """Entry point of the app's child process (started by ``target_stub.server``).
 
-Arguments: the config as JSON, and the file descriptor of the listening
-socket the parent bound for it.
+Argument: the file descriptor of the listening socket the parent bound for
+it. The config comes as JSON on stdin (not argv, which any local user can
+read: the database URL may hold a password).
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from target_stub.config import StubConfig
 
 
 def main(argv: list[str]) -> int:
-    config = StubConfig(**json.loads(argv[0]))
-    sock = socket.socket(fileno=int(argv[1]))
+    config = StubConfig(**json.loads(sys.stdin.read()))
+    sock = socket.socket(fileno=int(argv[0]))
     # uvicorn re-raises the caught signal after its graceful shutdown: make that a no-op.
     disable_created_metrics()  # the *_created series only add noise to every scrape
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -34,7 +34,7 @@ from contextlib import asynccontextmanager
 
 import anyio.to_thread
 import sqlalchemy as sa
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Path, Query
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
@@ -54,8 +54,12 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_ID = 2**31 - 1
+"""Ids fit a 32-bit column on both backends; a larger one is a 422, not an overflow."""
+
+
 class AddItem(_Strict):
-    product_id: int
+    product_id: int = Field(ge=1, le=_ID)
     quantity: int = Field(1, ge=1, le=10)
 
 
@@ -70,7 +74,7 @@ class PaymentIn(_Strict):
 
 
 class CheckoutIn(_Strict):
-    cart_id: int
+    cart_id: int = Field(ge=1, le=_ID)
     customer: CustomerIn
     payment: PaymentIn
 
@@ -190,7 +194,7 @@ def create_app(config: StubConfig) -> _CountRequests:
         return JSONResponse({"query": q, **_page(state["catalogue"].search(q), page, per_page)})
 
     @app.get("/products/{product_id}")
-    async def product(product_id: int):
+    async def product(product_id: int = Path(ge=1, le=_ID)):
         found = state["catalogue"].by_id.get(product_id)
         if found is None:
             return _error(404, "product_not_found", f"no product {product_id}")
@@ -205,13 +209,13 @@ def create_app(config: StubConfig) -> _CountRequests:
         return await on_db(shop.new_cart, status=201)
 
     @app.post("/carts/{cart_id}/items")
-    async def add_item(cart_id: int, item: AddItem):
+    async def add_item(item: AddItem, cart_id: int = Path(ge=1, le=_ID)):
         if item.product_id not in state["catalogue"].by_id:
             return _error(404, "product_not_found", f"no product {item.product_id}")
         return await on_db(shop.add_item, cart_id, item.product_id, item.quantity)
 
     @app.get("/carts/{cart_id}")
-    async def cart(cart_id: int):
+    async def cart(cart_id: int = Path(ge=1, le=_ID)):
         return await on_db(shop.cart, cart_id)
 
     @app.post("/checkout", status_code=201)

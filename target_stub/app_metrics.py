@@ -10,7 +10,8 @@ shop_db_pool_size_connections                gauge      connections the pool kee
 shop_db_pool_max_overflow_connections        gauge      extra connections allowed (``max_overflow``)
 shop_db_pool_checked_out_connections         gauge      connections in use now
 shop_db_pool_overflow_connections            gauge      overflow connections open now
-shop_db_pool_waiting_requests                gauge      requests waiting for a connection now
+shop_db_pool_waiting_requests                gauge      requests in the pool's checkout now (waiting, or being
+                                                        handed a free connection, which takes microseconds)
 shop_db_pool_wait_seconds                    histogram  time to get a connection (timeouts included)
 shop_db_pool_timeouts_total                  counter    requests that gave up waiting (``pool_timeout_s``)
 shop_db_queries_total{kind}                  counter    queries run, ``kind`` = read | write

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ class Knob:
     name: str
     type: type
     minimum: float
+    maximum: float
     help: str
     exclusive_minimum: bool = False
 
@@ -42,18 +44,18 @@ class Knob:
 
 
 KNOBS: tuple[Knob, ...] = (
-    Knob("pool_size", int, 1, "database connections kept in the pool"),
-    Knob("max_overflow", int, 0, "extra connections the pool may open above pool_size"),
-    Knob("pool_timeout_s", float, 0, "seconds a request waits for a connection before a pool timeout",
+    Knob("pool_size", int, 1, 10_000, "database connections kept in the pool"),
+    Knob("max_overflow", int, 0, 10_000, "extra connections the pool may open above pool_size"),
+    Knob("pool_timeout_s", float, 0, 3600, "seconds a request waits for a connection before a pool timeout",
          exclusive_minimum=True),
-    Knob("queries_per_checkout", int, 4, "queries one checkout runs on its connection (>= 1 read + 3 writes)"),
-    Knob("query_time_ms", float, 0, "milliseconds each read query keeps its connection busy"),
-    Knob("app_workers", int, 1, "the app's worker threads (requests that need the database run on them)"),
-    Knob("payment_latency_ms", float, 0, "added latency of the payment provider on every checkout"),
-    Knob("gateway_timeout_s", float, 0, "the gateway's upstream read timeout; past it, the gateway answers 504",
+    Knob("queries_per_checkout", int, 4, 10_000, "queries one checkout runs on its connection (>= 1 read + 3 writes)"),
+    Knob("query_time_ms", float, 0, 60_000, "milliseconds each read query keeps its connection busy"),
+    Knob("app_workers", int, 1, 10_000, "the app's worker threads (requests that need the database run on them)"),
+    Knob("payment_latency_ms", float, 0, 60_000, "added latency of the payment provider on every checkout"),
+    Knob("gateway_timeout_s", float, 0, 3600, "the gateway's upstream read timeout; past it, the gateway answers 504",
          exclusive_minimum=True),
-    Knob("rate_limit_checkout_rps", float, 0, "token-bucket rate limit on checkout at the gateway (0 = off)"),
-    Knob("rate_limit_checkout_burst", int, 0, "bucket size of the checkout rate limit"),
+    Knob("rate_limit_checkout_rps", float, 0, 1_000_000, "token-bucket rate limit on checkout at the gateway (0 = off)"),
+    Knob("rate_limit_checkout_burst", int, 0, 1_000_000, "bucket size of the checkout rate limit"),
 )
 _KNOB_BY_NAME = {k.name: k for k in KNOBS}
 
@@ -104,12 +106,14 @@ def check_knob(knob: Knob, value: Any, where: str) -> int | float:
     except ValueError:
         kind = "an integer" if knob.type is int else "a number"
         raise BadInput(f"{where}: must be {kind}, got {value!r}") from None
-    if knob.type is float and number != number:  # NaN
-        raise BadInput(f"{where}: must be a number, got {value!r}")
+    if knob.type is float and not math.isfinite(number):
+        raise BadInput(f"{where}: must be a finite number, got {value!r}")
     if knob.exclusive_minimum and not number > knob.minimum:
         raise BadInput(f"{where}: must be > {knob.minimum:g}, got {value}")
     if not number >= knob.minimum:
         raise BadInput(f"{where}: must be >= {knob.minimum:g}, got {value}")
+    if number > knob.maximum:
+        raise BadInput(f"{where}: must be <= {knob.maximum:g}, got {value}")
     return number
 
 

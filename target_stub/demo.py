@@ -55,13 +55,22 @@ class PeakSampler(threading.Thread):
             p.threads_busy = max(p.threads_busy, s.value("shop_app_worker_threads_busy"))
 
 
-def wait_for_app(stub: StubProcess, expected: int, timeout_s: float = 30.0) -> tuple[Samples, Samples]:
-    """Wait until the app has answered every checkout that reached it."""
+def wait_for_app(stub: StubProcess, expected: int, timeout_s: float = 60.0) -> tuple[Samples, Samples]:
+    """Wait until the app has answered every checkout that reached it, and the gateway has read every late answer.
+
+    Raises:
+        TimeoutError: not settled within ``timeout_s``; the figures would be incomplete.
+    """
     deadline = time.monotonic() + timeout_s
     while True:
         app, gateway = stub.scrape_app(), stub.scrape_gateway()
-        if app.total("shop_app_requests_total", endpoint="/checkout") >= expected or time.monotonic() > deadline:
+        answered = app.total("shop_app_requests_total", endpoint="/checkout") >= expected
+        late_read = (gateway.total("shop_gateway_late_completions_total")
+                     == gateway.total("shop_gateway_upstream_timeouts_total"))
+        if answered and late_read:
             return app, gateway
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the stub did not settle within {timeout_s:g} s: the figures would be incomplete")
         time.sleep(0.2)
 
 

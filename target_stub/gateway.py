@@ -33,6 +33,7 @@ import math
 import time
 
 import aiohttp
+from yarl import URL
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from target_stub.app_metrics import LATENCY_BUCKETS_S
@@ -106,7 +107,7 @@ class Gateway:
     def client(self) -> aiohttp.ClientSession:
         if self._client is None:  # made on first use, inside the serving event loop
             self._client = aiohttp.ClientSession(
-                base_url=self.upstream_url, trust_env=False, auto_decompress=False,
+                trust_env=False, auto_decompress=False,
                 timeout=aiohttp.ClientTimeout(total=_LATE_READ_TIMEOUT_S, connect=5.0),
                 connector=aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=30),
                 skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept", "Content-Type"),
@@ -145,23 +146,29 @@ class Gateway:
                 self.metrics.rate_limited.labels(endpoint).inc()
                 return _json(429, b'{"error":"rate_limited","detail":"too many checkouts, retry later"}',
                              [(b"retry-after", str(max(1, math.ceil(wait_s))).encode())])
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        if not raw_path.startswith(b"/") or raw_path.startswith(b"//"):
+            # "//host/x" would make the upstream client go to another host: never a proxy.
+            return _json(400, b'{"error":"bad_request","detail":"the path must start with a single /"}')
         body = await _read_body(receive)
-        url = scope["path"] + ("?" + scope["query_string"].decode("latin-1") if scope["query_string"] else "")
+        query = scope["query_string"]
+        url = URL(self.upstream_url + raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else ""),
+                  encoded=True)
         headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _HOP_BY_HOP]
         upstream = asyncio.ensure_future(self._forward(scope["method"], url, headers, body))
         try:
             response = await asyncio.wait_for(asyncio.shield(upstream), self.timeout_s)
+        except aiohttp.ClientError:  # before TimeoutError: aiohttp's connect timeout is both
+            self.metrics.upstream_errors.labels(endpoint).inc()
+            return _json(502, b'{"error":"bad_gateway","detail":"the app could not be reached"}')
         except TimeoutError:
             self.metrics.timeouts.labels(endpoint).inc()
             self._late.add(upstream)
             upstream.add_done_callback(lambda task: self._late_done(task, endpoint))
             return _json(504, b'{"error":"gateway_timeout","detail":"the app did not answer in time"}')
-        except aiohttp.ClientError:
-            self.metrics.upstream_errors.labels(endpoint).inc()
-            return _json(502, b'{"error":"bad_gateway","detail":"the app could not be reached"}')
         return response
 
-    async def _forward(self, method: str, url: str, headers: list, body: bytes) -> tuple[int, list, bytes]:
+    async def _forward(self, method: str, url: URL, headers: list, body: bytes) -> tuple[int, list, bytes]:
         """Send the request to the app and read its whole answer."""
         sent = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]
         async with self.client.request(method, url, headers=sent, data=body or None,

@@ -75,10 +75,15 @@ def _die_with_parent() -> None:
 
 
 def _start_app(config: StubConfig, sock: socket.socket) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "target_stub._app_process", json.dumps(config.to_json_dict()), str(sock.fileno())],
-        pass_fds=(sock.fileno(),), preexec_fn=_die_with_parent,
+    # The config goes over stdin, not argv: the database URL may hold a password, and argv is public.
+    app = subprocess.Popen(
+        [sys.executable, "-m", "target_stub._app_process", str(sock.fileno())],
+        pass_fds=(sock.fileno(),), preexec_fn=_die_with_parent, stdin=subprocess.PIPE,
     )
+    assert app.stdin is not None
+    app.stdin.write(json.dumps(config.to_json_dict()).encode())
+    app.stdin.close()
+    return app
 
 
 def _wait_until_ready(app: subprocess.Popen, url: str) -> None:
@@ -107,7 +112,28 @@ def _stop(app: subprocess.Popen) -> None:
             app.wait()
 
 
-async def _serve_gateway(gateway: Gateway, sock: socket.socket, app: subprocess.Popen) -> int:
+class _Signals:
+    """SIGTERM and Ctrl-C: abort while starting; once serving, only note them.
+
+    uvicorn catches both while it serves and, once shut down, raises the
+    caught signal again; it then lands here as a note instead of killing the
+    process, so the app child is still stopped cleanly. A signal that came in
+    the moment before uvicorn took over is noted too, and honoured at once.
+    """
+
+    def __init__(self) -> None:
+        self.serving = False
+        self.received: list[int] = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, sig: int, _frame) -> None:
+        self.received.append(sig)
+        if not self.serving:
+            raise KeyboardInterrupt
+
+
+async def _serve_gateway(gateway: Gateway, sock: socket.socket, app: subprocess.Popen, signals: _Signals) -> int:
     server = uvicorn.Server(uvicorn.Config(gateway, lifespan="off", log_level="warning", access_log=False,
                                            http="httptools", timeout_graceful_shutdown=5,
                                            timeout_keep_alive=75))  # nginx keepalive_timeout default
@@ -116,6 +142,8 @@ async def _serve_gateway(gateway: Gateway, sock: socket.socket, app: subprocess.
     async def watch_app() -> None:
         nonlocal crashed
         while not server.should_exit:
+            if signals.received:  # came in the instant between our check and uvicorn's own handler
+                server.should_exit = True
             if app.poll() is not None:
                 print(f"target_stub: the app process exited with code {app.returncode}; stopping",
                       file=sys.stderr, flush=True)
@@ -123,6 +151,8 @@ async def _serve_gateway(gateway: Gateway, sock: socket.socket, app: subprocess.
                 server.should_exit = True
             await asyncio.sleep(0.2)
 
+    if signals.received:  # asked to stop before uvicorn was listening for it
+        server.should_exit = True
     watcher = asyncio.create_task(watch_app())
     await server.serve(sockets=[sock])
     watcher.cancel()
@@ -132,12 +162,13 @@ async def _serve_gateway(gateway: Gateway, sock: socket.socket, app: subprocess.
 
 def run_stub(config: StubConfig, gateway_sock: socket.socket, app_sock: socket.socket, *,
              db_shown: str, out: TextIO = sys.stdout) -> int:
-    """Serve until SIGTERM or Ctrl-C; the exit code (0 after a clean stop)."""
-    # uvicorn re-raises the signal it caught once it has shut down; a handler
-    # of our own turns that into a return, so the app child is stopped too.
+    """Serve until SIGTERM or Ctrl-C; the exit code (0 after a clean stop).
+
+    Raises:
+        KeyboardInterrupt: SIGTERM or Ctrl-C came while starting (the app child is stopped).
+    """
+    signals = _Signals()
     disable_created_metrics()  # the *_created series only add noise to every scrape
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: None)
     gateway_url, app_url = _url(gateway_sock), _url(app_sock)
     app = _start_app(config, app_sock)
     try:
@@ -155,7 +186,8 @@ def run_stub(config: StubConfig, gateway_sock: socket.socket, app_sock: socket.s
         print(f"  metrics  {gateway_url}/metrics (gateway)  {app_url}/metrics (app)", file=out)
         print(f"  database {db_shown}", file=out)
         print("Stop with Ctrl-C or SIGTERM.", file=out, flush=True)
-        return _run_loop(_serve_gateway(gateway, gateway_sock, app))
+        signals.serving = True
+        return _run_loop(_serve_gateway(gateway, gateway_sock, app, signals))
     finally:
         _stop(app)
 

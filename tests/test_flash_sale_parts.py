@@ -124,11 +124,30 @@ def test_adapter_secret_comes_from_the_environment_and_is_never_shown():
 
 @pytest.mark.parametrize(("spec", "message"), [
     ("nope", "--adapter: unknown adapter 'nope'; use stub, example or module:Class"),
-    ("no.such.module:Adapter", "--adapter: cannot load 'no.such.module:Adapter': No module named 'no'"),
+    ("no.such.module:Adapter", "--adapter: cannot load 'no.such.module:Adapter': ModuleNotFoundError: No module named 'no'"),
     ("locustfiles.shoppers:ShopperData", "--adapter: 'locustfiles.shoppers:ShopperData' is not a ShopAdapter subclass"),
 ])
 def test_bad_adapter_is_one_line(spec, message):
     """An adapter that cannot be used is a BadInput naming --adapter."""
     with pytest.raises(BadInput) as err:
         load_adapter(spec, frozenset())
+    assert str(err.value) == message
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: check_target("http://[::1", frozenset()),
+     "--host: must be an http(s) URL such as http://127.0.0.1:8000, got 'http://[::1'"),
+    (lambda: check_target("http://127.0.0.1:99999", frozenset()),
+     "--host: must be an http(s) URL such as http://127.0.0.1:8000, got 'http://127.0.0.1:99999'"),
+    (lambda: normalise_hosts(["http://"]), "--allow-target: must name a host, got 'http://'"),
+    (lambda: load_adapter(":X", frozenset()), "--adapter: cannot load ':X': ValueError: Empty module name"),
+    (lambda: load_profile(SHORT_PROFILE, peak_multiplier=1e300),
+     f"{SHORT_PROFILE}: peak_multiplier: must be > 0 and <= 100, got 1e+300"),
+    (lambda: load_profile(SHORT_PROFILE, peak_multiplier=1e-9),
+     f"{SHORT_PROFILE}: peak_multiplier: leaves no user in any stage, got 1e-09"),
+])
+def test_malformed_inputs_are_one_line_not_a_traceback(call, message):
+    """Hosts, targets, adapters and multipliers that cannot work are BadInput with one line."""
+    with pytest.raises(BadInput) as err:
+        call()
     assert str(err.value) == message

@@ -12,6 +12,7 @@ import time
 import requests
 
 from tests._locust import REPO, SHORT_PROFILE, locust_command, locust_env
+from tests._shop import session
 
 
 def _free_port() -> int:
@@ -24,7 +25,7 @@ def _wait_for(url: str, timeout_s: float = 60) -> requests.Response:
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            return requests.get(url, timeout=5)
+            return session().get(url, timeout=5)
         except requests.ConnectionError:
             if time.monotonic() > deadline:
                 raise
@@ -46,18 +47,18 @@ def test_web_ui_offers_profiles_and_swarm_follows_the_shape(start_stub, tmp_path
         assert profile_field["choices"] == ["july15", "soak", "spike", "step"]
         assert profile_field["default_value"] == "july15"
 
-        refused = requests.post(web + "/swarm", data={"user_count": 1, "spawn_rate": 1, "host": stub.url,
+        refused = session().post(web + "/swarm", data={"user_count": 1, "spawn_rate": 1, "host": stub.url,
                                                       "surge_profile": "nope"}, timeout=10).json()
         assert refused["success"] is False
         assert refused["message"].startswith("--profile: unknown profile 'nope'")
 
-        started = requests.post(web + "/swarm", data={"user_count": 1, "spawn_rate": 1, "host": stub.url,
+        started = session().post(web + "/swarm", data={"user_count": 1, "spawn_rate": 1, "host": stub.url,
                                                       "surge_profile": str(SHORT_PROFILE), "time_scale": "",
                                                       "peak_multiplier": "1"}, timeout=10).json()
         assert started["success"] is True, started
         seen, deadline = [], time.monotonic() + 40
         while time.monotonic() < deadline:
-            stats = requests.get(web + "/stats/requests", timeout=5).json()
+            stats = session().get(web + "/stats/requests", timeout=5).json()
             seen.append((stats["state"], stats["user_count"]))
             if stats["state"] == "stopped":
                 break

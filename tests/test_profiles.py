@@ -373,7 +373,7 @@ def test_error_time_scale_and_multiplier_overrides(write) -> None:
     """Overrides are checked like the file's values and say they are overrides."""
     path = write(_document())
     assert _error(path, time_scale=0) == f"{path}: time_scale override: must be > 0 and <= 1, got 0"
-    assert _error(path, peak_multiplier=0) == f"{path}: peak_multiplier: must be > 0, got 0"
+    assert _error(path, peak_multiplier=0) == f"{path}: peak_multiplier: must be > 0 and <= 100, got 0"
 
 
 def test_error_empty_or_missing_stages(write) -> None:

@@ -66,3 +66,29 @@ def test_port_in_use_gives_one_line_and_exit_2():
         done = subprocess.run([sys.executable, "-m", "target_stub", "--port", str(port)],
                               capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stderr.splitlines()) == (2, [f"Error: --port: 127.0.0.1:{port} is already in use"])
+
+
+@pytest.mark.parametrize(("args", "line"), [
+    (["--pool-timeout-s", "inf"], "Error: --pool-timeout-s: must be a finite number, got 'inf'"),
+    (["--query-time-ms", "nan"], "Error: --query-time-ms: must be a finite number, got 'nan'"),
+    (["--pool-size", "1000000"], "Error: --pool-size: must be <= 10000, got 1000000"),
+])
+def test_unbounded_knobs_are_refused(args, line):
+    """Infinite, NaN and absurd values are bad input, not a stub that fails later with 500s."""
+    done = _run(*args)
+    assert (done.returncode, done.stderr.splitlines()) == (2, [line])
+
+
+def test_gateway_is_never_a_proxy_to_another_host(start_stub):
+    """A path like //host:port/x (or its %2F form) is refused with 400, never forwarded elsewhere."""
+    import http.client
+
+    stub = start_stub("fixed")
+    host, port = stub.url.removeprefix("http://").split(":")
+    for path in ("//127.0.0.2:9/x", "//example.invalid/x"):
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        conn.request("GET", path)
+        answer = conn.getresponse()
+        assert (answer.status, answer.read()) == (400, b'{"error":"bad_request","detail":"the path must start with a single /"}')
+        conn.close()
+    assert stub.scrape_gateway().total("shop_gateway_upstream_errors_total") == 0

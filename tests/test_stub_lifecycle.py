@@ -7,9 +7,9 @@ import signal
 import time
 
 import pytest
-import requests
 
 from target_stub.process import StubProcess
+from tests._shop import session
 
 
 def _alive(pid: int) -> bool:
@@ -32,9 +32,11 @@ def test_signal_stops_gateway_and_app_cleanly(sig):
     """SIGTERM or Ctrl-C: exit code 0, the app process is gone too."""
     stub = StubProcess("incident").start()
     assert stub.url.startswith("http://127.0.0.1:") and stub.app_url.startswith("http://127.0.0.1:")
-    assert requests.get(stub.url + "/healthz", timeout=5).json() == {"status": "ok", "preset": "incident"}
+    assert session().get(stub.url + "/healthz", timeout=5).json() == {"status": "ok", "preset": "incident"}
     app_pids = _children(stub.proc.pid)
     assert len(app_pids) == 1
+    with open(f"/proc/{app_pids[0]}/cmdline", "rb") as f:
+        assert b"db_url" not in f.read(), "the config (and any database password) must not be on argv"
     stub.proc.send_signal(sig)
     assert stub.proc.wait(timeout=30) == 0
     stub.stop()
