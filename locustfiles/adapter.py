@@ -31,13 +31,15 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from greenlet import GreenletExit
+
 from locustfiles.targets import host_allowed
 from surgegate.errors import BadInput
 
 _ABSOLUTE = re.compile(r"^https?://", re.IGNORECASE)
 """Locust's own test (``absolute_http_url_regexp``) for a URL that does not go to the host."""
 
-__all__ = ["ShopAdapter", "StubShopAdapter", "CheckFailed", "RateLimited", "RefusedTarget", "Shopper"]
+__all__ = ["ShopAdapter", "StubShopAdapter", "CheckFailed", "RateLimited", "RefusedTarget", "Cancelled", "Shopper"]
 
 
 class CheckFailed(Exception):
@@ -50,6 +52,10 @@ class RateLimited(Exception):
 
 class RefusedTarget(Exception):
     """surgegate refused to send a request, or follow a redirect, to a host that was not allowed."""
+
+
+class Cancelled(Exception):
+    """The shopper was stopped while the request was in flight; the shop may or may not have seen it."""
 
 
 Shopper = Mapping[str, str]
@@ -113,8 +119,19 @@ class ShopAdapter:
         """
         target = self._refusal(client, path)
         if target is not None:
-            _report_refused(client, method, name, path, target)
+            _report(client, method, name, path, RefusedTarget(
+                f"refused: {target!r} is not an allowed target (see --allow-target)"))
             return None
+        try:
+            return self._send(client, method, path, name, json, ok, read)
+        except GreenletExit:
+            # The shopper was stopped while waiting for the answer (end of run, ramp-down, Ctrl-C):
+            # Locust would drop the request silently; it is reported, so nothing sent goes uncounted.
+            _report(client, method, name, path, Cancelled("stopped before the answer came"))
+            raise
+
+    def _send(self, client, method: str, path: str, name: str, json: Any, ok: tuple[int, ...],
+              read: Callable[[Any], Any] | None) -> Any:
         with client.request(method, path, name=name, json=json, headers=self.headers(), catch_response=True,
                             allow_redirects=False) as response:
             status = response.status_code
@@ -184,11 +201,11 @@ class ShopAdapter:
         raise NotImplementedError
 
 
-def _report_refused(client, method: str, name: str, path: str, host: str) -> None:
+def _report(client, method: str, name: str, path: str, exception: Exception) -> None:
+    """Report a request that got no answer from the shop: refused, or cancelled."""
     client.request_event.fire(
         request_type=method, name=name, response_time=0, response_length=0, response=None, context={},
-        exception=RefusedTarget(f"refused: {host!r} is not an allowed target (see --allow-target)"),
-        start_time=time.time(), url=path,
+        exception=exception, start_time=time.time(), url=path,
     )
 
 

@@ -21,10 +21,13 @@ import locust  # noqa: I001
 
 import itertools
 import logging
+import signal
 import sys
 
 import gevent
 from locust import FastHttpUser, events, task
+from locust.exception import StopUser
+from locust.user.users import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUST_STATE_WAITING
 
 from locustfiles.journeys import JOURNEYS, SNIPER_RETRY_S, Visit
 from locustfiles import recording
@@ -99,7 +102,11 @@ def _on_init(environment, **_kwargs) -> None:
         environment.shape_class.profile = context.profile
     environment.events.request.add_listener(lambda **kw: _recording and _recording.on_request(**kw))
     environment.events.test_stop.add_listener(lambda **_: _recording and _recording.on_test_stop())
+    environment.events.quitting.add_listener(lambda **_: _recording and _recording.on_quitting())
     if options.headless:
+        # Locust installs its SIGTERM handler only after a headless shape run has ended; until then SIGTERM
+        # would kill the process with nothing written. Treat it as Ctrl-C, which Locust shuts down cleanly on.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
         try:
             _start_recording(environment, options, context, options.run_id)
         except SurgegateError as exc:
@@ -193,8 +200,20 @@ class FlashSaleShopper(FastHttpUser):
         return self.rng.uniform(low, high)
 
     def _pause(self, bounds: tuple[float, float] | None) -> None:
+        """Think between two steps, as Locust's own ``TaskSet.wait`` does.
+
+        While thinking the shopper is "waiting", so a ramp-down or the end of
+        the run can stop it at once, with no request in flight; one asked to
+        stop during a request leaves at this pause, after the answer.
+        """
+        if self._state == LOCUST_STATE_STOPPING:
+            raise StopUser()
         low, high = bounds or self.shared.think_s
+        self._state = LOCUST_STATE_WAITING
         gevent.sleep(self.rng.uniform(low, high))
+        if self._state == LOCUST_STATE_STOPPING:
+            raise StopUser()
+        self._state = LOCUST_STATE_RUNNING
 
     @task
     def shop(self) -> None:

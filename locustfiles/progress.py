@@ -43,20 +43,28 @@ class Progress:
         self.context = context
         self.every_s = every_s
         self._greenlet = None
+        self._started = 0.0
         environment.events.test_start.add_listener(lambda **_: self._begin())
         environment.events.test_stop.add_listener(lambda **_: self._end())
 
     def _begin(self) -> None:
         if self._greenlet is None:
+            self._started = time.monotonic()
             self._greenlet = gevent.spawn(self._loop)
 
     def _end(self) -> None:
         if self._greenlet is not None:
             self._greenlet.kill(block=False)
             self._greenlet = None
+            context = self.context()
+            if context is not None:
+                elapsed = time.monotonic() - self._started
+                how = "at its end" if elapsed >= context.profile.total_s - 1.0 else "before its end"
+                log.info("surgegate: profile %r stopped %s, after %.0f s of %.0f s", context.profile.name, how,
+                         elapsed, context.profile.total_s)
 
     def _loop(self) -> None:
-        started = time.monotonic()
+        started = self._started
         last_stage, last_status = None, started
         while True:
             context = self.context()
@@ -64,8 +72,6 @@ class Progress:
                 return
             tick = plan_at(context.profile, time.monotonic() - started)
             if tick is None:
-                log.info("surgegate: profile %r finished after %.0f s; stopping", context.profile.name,
-                         time.monotonic() - started)
                 return
             count = len(context.profile.stages)
             if tick.stage_index != last_stage:

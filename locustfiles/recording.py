@@ -10,10 +10,14 @@ headless, the swarm request in the web UI); every request goes through one
 second the windows that ended are appended to ``windows.jsonl``; at
 ``test_stop`` the rest, ``totals.json`` and the final manifest are written.
 
+A run stopped before its profile's end (Ctrl-C, SIGTERM, the web UI's stop)
+is written all the same and marked ``interrupted``; when a signal stopped
+it, the process exits 4. A request a stopped shopper was still waiting for
+is recorded as ``cancelled`` (see ``locustfiles.adapter``), never dropped.
+
 Not yet (see the recorder issue): worker reports in distributed mode (a
-master writes a manifest marked ``incomplete`` saying so), Ctrl-C and
-SIGTERM handling beyond Locust's own, the raw-sample log, the load and
-health series, server metrics.
+master writes a manifest marked ``incomplete`` saying so), the raw-sample
+log, the load and health series, server metrics.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import gevent
 import locust
 
 from reports.records import record_from_event
+from surgegate import exit_codes
 from reports.results_folder import SCHEMA_VERSION, ResultsFolder
 from reports.windows import WindowedRecorder
 
@@ -60,6 +65,7 @@ class Recording:
         self._flusher = None
         self._written_rows = 0
         self._distributed = isinstance(environment.runner, locust.runners.MasterRunner)
+        self._interrupted = False
 
     def on_test_start(self) -> None:
         """The run begins: open the recorder, write the manifest as running, start flushing."""
@@ -85,10 +91,20 @@ class Recording:
         rows = self.recorder.flush(now_s)
         self._written_rows += self.folder.append_lines("windows.jsonl", (row.to_json() for row in rows))
 
+    def on_quitting(self) -> None:
+        """Locust is shutting down. Still recording means a signal (SIGTERM, Ctrl-C) cut the run short."""
+        if self.recorder is not None:
+            self._interrupted = True
+        if self._interrupted:
+            self.environment.process_exit_code = exit_codes.INTERRUPTED
+
     def on_test_stop(self) -> None:
         """The run ended: write what is left, the totals and the final manifest."""
         if self.recorder is None:
             return
+        elapsed_s = time.time() - self.recorder.started_at_s
+        if elapsed_s < self.manifest["profile"]["total_s"] - 1.0:  # stopped before the profile's end
+            self._interrupted = True
         if self._flusher is not None:
             self._flusher.kill(block=True)
         self._flush(None)
@@ -96,13 +112,15 @@ class Recording:
                    "bytes": c.response_bytes, "hist": c.histogram.encode().decode("ascii")}
                   for k, c in sorted(self.recorder.totals.items())]
         self.folder.write_json("totals.json", {"schema_version": SCHEMA_VERSION, "totals": totals})
+        status = "interrupted" if self._interrupted else "incomplete" if self._distributed else "complete"
         self.manifest.update(
-            status="incomplete" if self._distributed else "complete", ended_at=_iso(time.time()),
+            status=status, ended_at=_iso(time.time()), elapsed_s=round(elapsed_s, 3),
             totals={"requests": self.recorder.recorded,
                     "failures": sum(c.count for k, c in self.recorder.totals.items() if k[3] != "ok"),
+                    "cancelled": sum(c.count for k, c in self.recorder.totals.items() if k[3] == "cancelled"),
                     "window_rows": self._written_rows})
         self.folder.write_json("manifest.json", self.manifest)
-        log.info("surgegate: results written to %s", self.folder.path)
+        log.info("surgegate: results (%s) written to %s", status, self.folder.path)
         self.recorder = None
 
 

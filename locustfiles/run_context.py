@@ -105,6 +105,10 @@ def build_context(options: Any, host: str | None, *, require_host: bool = True) 
     target = check_target(host, allowed) if host or require_host else ""
     profile_arg = getattr(options, "surge_profile", None) or "july15"
     time_scale, multiplier = _number(options, "time_scale", None), _number(options, "peak_multiplier", 1.0)
+    if time_scale is not None and not 0 < time_scale <= 1:
+        raise BadInput(f"--time-scale: must be > 0 and <= 1 (0.1 = ten times faster than real time), got {time_scale:g}")
+    if not 0 < multiplier <= 100:
+        raise BadInput(f"--peak-multiplier: must be > 0 and <= 100, got {multiplier:g}")
     try:
         profile = load_profile(profile_arg, time_scale=time_scale, peak_multiplier=multiplier)
     except BadInput as exc:

@@ -12,6 +12,7 @@ kind                when
 ``rate_limited``    429, reported by the adapter as ``RateLimited``
 ``check_failed``    an expected status without what the shopper needed (``CheckFailed``)
 ``refused_target``  not sent, or redirect not followed (``RefusedTarget``)
+``cancelled``       the shopper was stopped mid-request (``Cancelled``): the shop may have seen it
 ``timeout``         no answer within the client's timeout (``status`` 0)
 ``connection_error``  the connection failed (refused, reset, closed; ``status`` 0)
 ==================  =================================================================
@@ -28,9 +29,11 @@ from typing import Any
 
 __all__ = ["RequestRecord", "KINDS", "record_from_event", "classify"]
 
-KINDS = ("ok", "status", "rate_limited", "check_failed", "refused_target", "timeout", "connection_error")
+KINDS = ("ok", "status", "rate_limited", "check_failed", "refused_target", "cancelled", "timeout",
+         "connection_error")
 
-_BY_EXCEPTION_NAME = {"RateLimited": "rate_limited", "CheckFailed": "check_failed", "RefusedTarget": "refused_target"}
+_BY_EXCEPTION_NAME = {"RateLimited": "rate_limited", "CheckFailed": "check_failed", "RefusedTarget": "refused_target",
+                      "Cancelled": "cancelled"}
 
 
 @dataclass(frozen=True, slots=True)

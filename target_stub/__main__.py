@@ -13,6 +13,7 @@ database, a port in use) prints one ``Error:`` line and exits 2.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import shutil
 import sys
 import tempfile
@@ -37,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m target_stub", description="The shop that broke on July 15, behind its gateway.")
     p.add_argument("--preset", default="incident", help="incident | fixed | slow_payment | thread_starved | "
                    "short_gateway (see target_stub/presets.yaml); default: incident")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)")
     p.add_argument("--port", default="8000", help="the gateway's port, the shop's URL; 0 = any free port")
     p.add_argument("--app-port", default="0", help="the app's own port behind the gateway; 0 = any free port")
     p.add_argument("--db", default=None, help="SQLAlchemy URL: sqlite:///FILE (default: a temporary file) "
@@ -58,6 +59,15 @@ def _port(value: str, option: str) -> int:
     return port
 
 
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
     tmp_dir: str | None = None
     try:
@@ -69,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.db is None:
             tmp_dir = tempfile.mkdtemp(prefix="surgegate-stub-")
             args.db = f"sqlite:///{Path(tmp_dir) / 'shop.db'}"
+        if not _loopback(args.host):
+            raise BadInput(f"--host: the stub listens on loopback only (127.0.0.1, ::1, localhost), got {args.host!r}")
         url = db.parse_db_url(args.db)
         config = build_config(args.preset, {k.name: getattr(args, k.name) for k in KNOBS},
                               url.render_as_string(hide_password=False), catalogue_size=size)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +29,41 @@ class LocustRun:
     failures: dict[tuple[str, str], int] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     """Endpoint name -> Locust's failure message (from its failures CSV)."""
+    recorded: Counter = field(default_factory=Counter)
+    """surgegate's own totals from the results folder: (method, name, kind, status) -> count."""
+
+    def answered(self) -> Counter:
+        """Recorded requests by (method, name) that reached the target and got an answer.
+
+        Not those refused before sending (``refused_target`` with no status), nor ``cancelled`` ones.
+        """
+        return _by_name(self.recorded, lambda kind, status: kind != "cancelled" and status != 0)
+
+    def cancelled(self) -> Counter:
+        """Recorded requests by (method, name) whose shopper was stopped before the answer."""
+        return _by_name(self.recorded, lambda kind, status: kind == "cancelled")
+
+    def all(self) -> Counter:
+        """Every recorded request by (method, name), as Locust counts them."""
+        return _by_name(self.recorded, lambda kind, status: True)
+
+
+def _by_name(recorded: Counter, keep) -> Counter:
+    out: Counter = Counter()
+    for (method, name, kind, status), count in recorded.items():
+        if keep(kind, status):
+            out[(method, name)] += count
+    return out
+
+
+def assert_reconciled(run: LocustRun, seen: dict) -> None:
+    """Every request the target saw is recorded, and every recorded one was seen, except cancelled ones.
+
+    A request whose shopper was stopped mid-flight is ``cancelled``: it may or may not have reached the target.
+    """
+    answered, cancelled = run.answered(), run.cancelled()
+    for key in set(seen) | set(answered) | set(cancelled):
+        assert answered[key] <= seen.get(key, 0) <= answered[key] + cancelled[key], (key, answered, cancelled, seen)
 
 
 def locust_command(*args: str) -> list[str]:
@@ -52,8 +89,10 @@ def run_locust(*args: str, json_file: Path | None = None, env: dict | None = Non
     """
     # Locust appends ".json" to the name it is given.
     cmd = locust_command(*args)
+    results_dir = None
     if "--results-dir" not in args:  # never litter the repository with run folders
-        cmd += ["--results-dir", tempfile.mkdtemp(prefix="surgegate-test-results-")]
+        results_dir = Path(tempfile.mkdtemp(prefix="surgegate-test-results-"))
+        cmd += ["--results-dir", str(results_dir)]
     if json_file is not None:
         cmd += ["--json-file", str(json_file.with_suffix("")), "--csv", str(json_file.with_suffix(""))]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, cwd=REPO, env=locust_env(env))
@@ -65,4 +104,9 @@ def run_locust(*args: str, json_file: Path | None = None, env: dict | None = Non
             run.failures[key] = entry["num_failures"]
         with open(json_file.with_name(json_file.stem + "_failures.csv"), newline="") as f:
             run.errors = {row["Name"]: row["Error"] for row in csv.DictReader(f)}
+    if results_dir is not None:
+        for totals in results_dir.glob("*/totals.json"):
+            for row in json.loads(totals.read_text())["totals"]:
+                run.recorded[(row["method"], row["name"], row["kind"], row["status"])] += row["count"]
+        shutil.rmtree(results_dir, ignore_errors=True)
     return run

@@ -93,17 +93,27 @@ def test_recorded_totals_equal_the_stubs_counts(start_stub, tmp_path):
     folder = ResultsFolder(tmp_path / "reconcile")
     manifest = folder.read_json("manifest.json")
     assert manifest["status"] == "complete" and manifest["schema_version"] == 1
-    totals = Counter()
-    for row in folder.read_json("totals.json")["totals"]:
-        totals[(row["method"], row["name"].replace("[id]", "{id}"), str(row["status"]))] += row["count"]
+    rows = folder.read_json("totals.json")["totals"]
+    answered, cancelled = Counter(), Counter()
+    for row in rows:
+        key = (row["method"], row["name"].replace("[id]", "{id}"), str(row["status"]))
+        (cancelled if row["kind"] == "cancelled" else answered)[key[:2]] += row["count"]
+        if row["kind"] != "cancelled":
+            answered[key] += row["count"]
     seen = Counter()
     for labels, value in stub.scrape_gateway()["shop_gateway_responses_total"].items():
         d = dict(labels)
         if d["endpoint"] != "/metrics":
             seen[(d["method"], d["endpoint"], d["status"])] += int(value)
-    assert totals == seen
+            seen[(d["method"], d["endpoint"])] += int(value)
+    # By endpoint and status, every answer recorded is one the stub sent; by endpoint, the stub sent no more
+    # than were recorded, counting those whose shopper was stopped before the answer (cancelled).
+    for key in set(seen) | set(answered):
+        assert answered[key] <= seen[key], key
+        if len(key) == 2:
+            assert seen[key] <= answered[key] + cancelled[key], key
     windows = folder.read_lines("windows.jsonl")
-    assert sum(w["count"] for w in windows) == sum(totals.values()) == manifest["totals"]["requests"]
+    assert sum(w["count"] for w in windows) == sum(r["count"] for r in rows) == manifest["totals"]["requests"]
     assert json.dumps(manifest).count("reconcile") >= 1
 
 
@@ -118,3 +128,45 @@ def test_results_dir_that_cannot_be_written_stops_the_run_before_any_load(start_
     assert [l for l in run.stderr.splitlines() if l.startswith("Error:")] == [
         f"Error: --results-dir: cannot write to '{blocker}/results': Not a directory"]
     assert stub.scrape_gateway().get("shop_gateway_responses_total", {}) == {}
+
+
+def _by_endpoint(rows, kinds):
+    out = Counter()
+    for row in rows:
+        if row["kind"] in kinds:
+            out[(row["method"], row["name"].replace("[id]", "{id}"))] += row["count"]
+    return out
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_interrupted_run_is_written_marked_and_accounted_for(start_stub, tmp_path, sig):
+    """Ctrl-C or SIGTERM mid-run: exit 4, manifest 'interrupted', every request the stub saw is recorded or cancelled."""
+    import signal
+    import subprocess
+    import time
+
+    from tests._locust import REPO, locust_command, locust_env
+
+    stub = start_stub("incident")
+    proc = subprocess.Popen(locust_command("--headless", "--profile", "spike", "--host", stub.url, "--results-dir",
+                                           str(tmp_path), "--run-id", "cut", "--only-summary"),
+                            cwd=REPO, env=locust_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while stub.scrape_gateway().total("shop_gateway_responses_total") < 50 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    proc.send_signal(getattr(signal, sig))
+    output = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 4, output[-3000:]
+    folder = ResultsFolder(tmp_path / "cut")
+    manifest = folder.read_json("manifest.json")
+    assert manifest["status"] == "interrupted"
+    rows = folder.read_json("totals.json")["totals"]
+    answered = _by_endpoint(rows, {"ok", "status", "rate_limited", "check_failed"})
+    cancelled = _by_endpoint(rows, {"cancelled"})
+    seen = Counter()
+    for labels, value in stub.scrape_gateway()["shop_gateway_responses_total"].items():
+        d = dict(labels)
+        if d["endpoint"] != "/metrics":
+            seen[(d["method"], d["endpoint"])] += int(value)
+    for key in set(seen) | set(answered):
+        assert answered[key] <= seen[key] <= answered[key] + cancelled[key], (key, answered, cancelled, seen)
