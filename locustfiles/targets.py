@@ -8,11 +8,11 @@ request, and any later request to another host is refused and counted.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from surgegate.errors import BadInput
+from surgegate.net import is_loopback
 
 __all__ = ["host_allowed", "check_target", "normalise_hosts"]
 
@@ -32,19 +32,10 @@ def normalise_hosts(hosts: Iterable[str]) -> frozenset[str]:
     return frozenset(out)
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def host_allowed(host: str, allowed: frozenset[str]) -> bool:
     """Whether load may go to ``host``: loopback, or named in ``allowed``."""
     host = host.lower().strip("[]")
-    return bool(host) and (_is_loopback(host) or host in allowed)
+    return bool(host) and (is_loopback(host) or host in allowed)
 
 
 def check_target(url: str | None, allowed: frozenset[str]) -> str:

@@ -13,7 +13,6 @@ database, a port in use) prints one ``Error:`` line and exits 2.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import shutil
 import sys
 import tempfile
@@ -21,6 +20,7 @@ from pathlib import Path
 
 from surgegate import exit_codes
 from surgegate.errors import BadInput, SurgegateError
+from surgegate.net import is_loopback
 from target_stub import db
 from target_stub.catalogue import generate_catalogue
 from target_stub.config import KNOBS, build_config
@@ -59,15 +59,6 @@ def _port(value: str, option: str) -> int:
     return port
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def main(argv: list[str] | None = None) -> int:
     tmp_dir: str | None = None
     try:
@@ -79,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.db is None:
             tmp_dir = tempfile.mkdtemp(prefix="surgegate-stub-")
             args.db = f"sqlite:///{Path(tmp_dir) / 'shop.db'}"
-        if not _loopback(args.host):
+        if not is_loopback(args.host):
             raise BadInput(f"--host: the stub listens on loopback only (127.0.0.1, ::1, localhost), got {args.host!r}")
         url = db.parse_db_url(args.db)
         config = build_config(args.preset, {k.name: getattr(args, k.name) for k in KNOBS},

@@ -92,3 +92,10 @@ def test_gateway_is_never_a_proxy_to_another_host(start_stub):
         assert (answer.status, answer.read()) == (400, b'{"error":"bad_request","detail":"the path must start with a single /"}')
         conn.close()
     assert stub.scrape_gateway().total("shop_gateway_upstream_errors_total") == 0
+
+
+def test_stub_listens_on_loopback_only():
+    """The stub refuses to listen on a non-loopback address."""
+    done = _run("--host", "0.0.0.0")
+    assert (done.returncode, done.stderr.splitlines()) == (
+        2, ["Error: --host: the stub listens on loopback only (127.0.0.1, ::1, localhost), got '0.0.0.0'"])
