@@ -122,7 +122,7 @@ def _start_recording(environment, options, context: RunContext, run_id: str = ""
     run_id = run_id or recording.default_run_id(context.profile.name)
     folder = ResultsFolder.create(options.results_dir, run_id)
     _recording = recording.Recording(environment, folder, recording.base_manifest(
-        folder.path.name, context.profile, context.host, context.adapter.name))
+        folder.path.name, context.profile, context.host, context.adapter.name), profile=context.profile)
 
 
 def _guard_web_swarm(environment) -> None:

@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 import gevent
 import locust
 
+from profiles import plan_at
 from reports.records import record_from_event
 from surgegate import exit_codes
 from reports.results_folder import SCHEMA_VERSION, ResultsFolder
@@ -57,10 +58,12 @@ def default_run_id(profile_name: str, now: float | None = None) -> str:
 class Recording:
     """One run's recording: its folder, its recorder, and the greenlet that flushes it."""
 
-    def __init__(self, environment, folder: ResultsFolder, manifest: dict) -> None:
+    def __init__(self, environment, folder: ResultsFolder, manifest: dict, profile=None) -> None:
         self.environment = environment
         self.folder = folder
         self.manifest = manifest
+        self.profile = profile
+        self._stage = None
         self.recorder: WindowedRecorder | None = None
         self._flusher = None
         self._written_rows = 0
@@ -75,6 +78,7 @@ class Recording:
             self.manifest["incomplete_reason"] = ("distributed mode: worker histograms are not collected yet; "
                                                   "use a local run for recorded results")
         self.folder.write_json("manifest.json", self.manifest)
+        self.event("start")
         self._flusher = gevent.spawn(self._flush_every_second)
 
     def on_request(self, **kwargs) -> None:
@@ -86,6 +90,30 @@ class Recording:
         while True:
             gevent.sleep(1.0)
             self._flush(time.time())
+            self._sample_load(time.time())
+
+    def _sample_load(self, now_s: float) -> None:
+        """One line of ``load.jsonl``: the load planned and running now, and the generator's health."""
+        runner = self.environment.runner
+        elapsed_s = now_s - self.recorder.started_at_s
+        tick = plan_at(self.profile, elapsed_s) if self.profile is not None else None
+        if tick is not None and tick.stage_name != self._stage:
+            self._stage = tick.stage_name
+            self.event("stage", stage=tick.stage_name, stage_index=tick.stage_index, target_users=tick.users)
+        self.folder.append_lines("load.jsonl", [{
+            "t": round(elapsed_s, 3),
+            "stage": tick.stage_name if tick else None,
+            "target_users": tick.users if tick else 0,
+            "users": runner.user_count if runner else 0,
+            "rps": round(runner.stats.total.current_rps, 3) if runner else 0.0,
+            "cpu_percent": round(runner.current_cpu_usage, 1) if runner else 0.0,
+            "cpu_warning": bool(runner and runner.cpu_warning_emitted),
+        }])
+
+    def event(self, kind: str, **fields) -> None:
+        """One line of ``events.jsonl``: something that happened to the run, and when."""
+        elapsed = time.time() - self.recorder.started_at_s if self.recorder is not None else 0.0
+        self.folder.append_lines("events.jsonl", [{"t": round(elapsed, 3), "event": kind, **fields}])
 
     def _flush(self, now_s: float | None) -> None:
         rows = self.recorder.flush(now_s)
@@ -108,6 +136,7 @@ class Recording:
         if self._flusher is not None:
             self._flusher.kill(block=True)
         self._flush(None)
+        self.event("stop", interrupted=self._interrupted, elapsed_s=round(elapsed_s, 3))
         totals = [{"name": k[0], "method": k[1], "status": k[2], "kind": k[3], "count": c.count,
                    "bytes": c.response_bytes, "hist": c.histogram.encode().decode("ascii")}
                   for k, c in sorted(self.recorder.totals.items())]
@@ -133,7 +162,11 @@ def base_manifest(run_id: str, profile, host: str, adapter_name: str) -> dict:
         "run_id": run_id,
         "status": "starting",
         "profile": {"name": profile.name, "source": profile.source, "time_scale": profile.time_scale,
-                    "peak_multiplier": profile.peak_multiplier, "total_s": profile.total_s},
+                    "peak_multiplier": profile.peak_multiplier, "total_s": profile.total_s,
+                    # the effective plan, so that analysis needs the folder alone, not the profile file
+                    "stages": [{"name": s.name, "start_s": s.start_s, "end_s": s.end_s, "users": s.users,
+                                "spawn_rate": s.spawn_rate, "peak": s.peak, "mix": dict(s.mix)}
+                               for s in profile.stages]},
         "target": host,
         "adapter": adapter_name,
         "versions": {"surgegate": surgegate.__version__, "locust": locust.__version__},

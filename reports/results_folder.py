@@ -5,6 +5,8 @@
         windows.jsonl     one line per (1-s window, endpoint, method, status, kind): count, bytes and the
                           encoded HdrHistogram of response times in microseconds (see reports/windows.py)
         totals.json       the same per key for the whole run, histograms included
+        load.jsonl        once a second: t, stage, target_users, users, rps, cpu_percent, cpu_warning
+        events.jsonl      what happened when: start, stage (each change), stop (interrupted or not)
 
 Everything stays inside the folder; the run id is sanitised so that it
 cannot name anything outside it. Whole files (``manifest.json``,

@@ -93,6 +93,8 @@ def test_recorded_totals_equal_the_stubs_counts(start_stub, tmp_path):
     folder = ResultsFolder(tmp_path / "reconcile")
     manifest = folder.read_json("manifest.json")
     assert manifest["status"] == "complete" and manifest["schema_version"] == 1
+    assert [(s["name"], s["start_s"], s["end_s"], s["peak"]) for s in manifest["profile"]["stages"]] == [
+        ("warm", 0.0, 4.0, False), ("peak", 4.0, 10.0, True), ("cool", 10.0, 14.0, False)]
     rows = folder.read_json("totals.json")["totals"]
     answered, cancelled = Counter(), Counter()
     for row in rows:
@@ -114,6 +116,12 @@ def test_recorded_totals_equal_the_stubs_counts(start_stub, tmp_path):
             assert seen[key] <= answered[key] + cancelled[key], key
     windows = folder.read_lines("windows.jsonl")
     assert sum(w["count"] for w in windows) == sum(r["count"] for r in rows) == manifest["totals"]["requests"]
+    load = folder.read_lines("load.jsonl")
+    assert [s["stage"] for s in load][:1] == ["warm"] and "peak" in {s["stage"] for s in load}
+    assert max(s["users"] for s in load) == 24 and all(0 <= s["cpu_percent"] <= 100 * 64 for s in load)
+    events = folder.read_lines("events.jsonl")
+    assert [e["event"] for e in events][0] == "start" and events[-1]["event"] == "stop"
+    assert [e["stage"] for e in events if e["event"] == "stage"] == ["warm", "peak", "cool"]
     assert json.dumps(manifest).count("reconcile") >= 1
 
 
