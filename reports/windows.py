@@ -72,7 +72,7 @@ class WindowRow:
 
 
 class WindowedRecorder:
-    """Open windows of per-key histograms, plus the run's totals per key."""
+    """Open windows of per-key histograms, plus the run's totals per key (of the windows closed so far)."""
 
     def __init__(self, started_at_s: float, window_s: float = 1.0) -> None:
         self.started_at_s = started_at_s
@@ -92,12 +92,10 @@ class WindowedRecorder:
         """File one request under its key, in the window it completed in."""
         completed_s = rec.start_time_s + rec.response_time_us / 1e6 - self.started_at_s
         index = max(0, math.floor(completed_s / self.window_s))
-        key = (rec.name, rec.method, rec.status, rec.kind)
-        value = max(LOWEST_US, rec.response_time_us)
-        for cell in (self._cell(self._open.setdefault(index, {}), key), self._cell(self.totals, key)):
-            cell.histogram.record_value(value)
-            cell.count += 1
-            cell.response_bytes += rec.response_bytes
+        cell = self._cell(self._open.setdefault(index, {}), (rec.name, rec.method, rec.status, rec.kind))
+        cell.histogram.record_value(max(LOWEST_US, rec.response_time_us))
+        cell.count += 1
+        cell.response_bytes += rec.response_bytes
         self.recorded += 1
 
     def flush(self, now_s: float | None = None) -> list[WindowRow]:
@@ -112,6 +110,11 @@ class WindowedRecorder:
         for key, cell in sorted(self._open.pop(index).items()):
             yield WindowRow(index * self.window_s, *key, cell.count, cell.response_bytes,
                             cell.histogram.encode().decode("ascii"))
+            # The run's totals grow a window at a time (exact: HdrHistograms add losslessly), not per request.
+            total = self._cell(self.totals, key)
+            total.histogram.add(cell.histogram)
+            total.count += cell.count
+            total.response_bytes += cell.response_bytes
             cell.histogram.reset()
             self._spare.append(cell.histogram)
 

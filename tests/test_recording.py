@@ -178,3 +178,16 @@ def test_interrupted_run_is_written_marked_and_accounted_for(start_stub, tmp_pat
             seen[(d["method"], d["endpoint"])] += int(value)
     for key in set(seen) | set(answered):
         assert answered[key] <= seen[key] <= answered[key] + cancelled[key], (key, answered, cancelled, seen)
+
+
+def test_totals_are_the_sum_of_the_closed_windows():
+    """After the last flush the run's totals hold every request, with the same percentiles as all windows merged."""
+    recorder = WindowedRecorder(started_at_s=0.0)
+    for i in range(1000):
+        recorder.record(RequestRecord(i * 0.01, "/p", "GET", 200, "ok", 1000 + i * 37, 5))
+    rows = recorder.flush(None)
+    (total,) = recorder.totals.values()
+    assert (total.count, total.response_bytes, recorder.recorded) == (1000, 5000, 1000)
+    # completion = start + response time: the last requests (sent at 9.9x s, ~37 ms) complete in window 10
+    assert sum(r.count for r in rows) == 1000 and [r.window_start_s for r in rows] == [float(w) for w in range(11)]
+    assert total.histogram.get_value_at_percentile(99) == pytest.approx(1000 + 990 * 37, rel=1e-3)
