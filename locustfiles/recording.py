@@ -64,6 +64,7 @@ class Recording:
         self.manifest = manifest
         self.profile = profile
         self._stage = None
+        self.write_error: str | None = None
         self.recorder: WindowedRecorder | None = None
         self._flusher = None
         self._written_rows = 0
@@ -89,8 +90,20 @@ class Recording:
     def _flush_every_second(self) -> None:
         while True:
             gevent.sleep(1.0)
-            self._flush(time.time())
-            self._sample_load(time.time())
+            try:
+                self._flush(time.time())
+                self._sample_load(time.time())
+            except OSError as exc:
+                self._fail_writing(exc)
+                return
+
+    def _fail_writing(self, exc: OSError, *, stop_run: bool = True) -> None:
+        """The folder cannot be written any more: say so once and stop the run; recording what is lost is moot."""
+        self.write_error = f"cannot write results to {self.folder.path}: {exc.strerror or exc}"
+        print(f"Error: {self.write_error}; the run is stopped and inconclusive", file=sys.stderr, flush=True)
+        self.recorder = None
+        if stop_run and self.environment.runner is not None:
+            gevent.spawn(self.environment.runner.quit)
 
     def _sample_load(self, now_s: float) -> None:
         """One line of ``load.jsonl``: the load planned and running now, and the generator's health."""
@@ -123,7 +136,9 @@ class Recording:
         """Locust is shutting down. Still recording means a signal (SIGTERM, Ctrl-C) cut the run short."""
         if self.recorder is not None:
             self._interrupted = True
-        if self._interrupted:
+        if self.write_error is not None:
+            self.environment.process_exit_code = exit_codes.INCONCLUSIVE
+        elif self._interrupted:
             self.environment.process_exit_code = exit_codes.INTERRUPTED
 
     def on_test_stop(self) -> None:
@@ -133,8 +148,15 @@ class Recording:
         elapsed_s = time.time() - self.recorder.started_at_s
         if elapsed_s < self.manifest["profile"]["total_s"] - 1.0:  # stopped before the profile's end
             self._interrupted = True
-        if self._flusher is not None:
+        if self._flusher is not None and self._flusher is not gevent.getcurrent():
             self._flusher.kill(block=True)
+        try:
+            self._write_final(elapsed_s)
+        except OSError as exc:
+            self._fail_writing(exc, stop_run=False)  # already stopping
+        self.recorder = None
+
+    def _write_final(self, elapsed_s: float) -> None:
         self._flush(None)
         self.event("stop", interrupted=self._interrupted, elapsed_s=round(elapsed_s, 3))
         totals = [{"name": k[0], "method": k[1], "status": k[2], "kind": k[3], "count": c.count,
@@ -150,7 +172,6 @@ class Recording:
                     "window_rows": self._written_rows})
         self.folder.write_json("manifest.json", self.manifest)
         log.info("surgegate: results (%s) written to %s", status, self.folder.path)
-        self.recorder = None
 
 
 def base_manifest(run_id: str, profile, host: str, adapter_name: str) -> dict:

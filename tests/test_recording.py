@@ -191,3 +191,27 @@ def test_totals_are_the_sum_of_the_closed_windows():
     # completion = start + response time: the last requests (sent at 9.9x s, ~37 ms) complete in window 10
     assert sum(r.count for r in rows) == 1000 and [r.window_start_s for r in rows] == [float(w) for w in range(11)]
     assert total.histogram.get_value_at_percentile(99) == pytest.approx(1000 + 990 * 37, rel=1e-3)
+
+
+def test_results_folder_lost_mid_run_stops_the_run_inconclusive(start_stub, tmp_path):
+    """The run folder vanishes mid-run: one Error line, the run stops, exit 3 (inconclusive), no traceback."""
+    import shutil
+    import subprocess
+    import time
+
+    from tests._locust import REPO, locust_command, locust_env
+
+    stub = start_stub("fixed")
+    proc = subprocess.Popen(locust_command("--headless", "--profile", "spike", "--host", stub.url, "--results-dir",
+                                           str(tmp_path), "--run-id", "doomed", "--only-summary"),
+                            cwd=REPO, env=locust_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "doomed" / "windows.jsonl").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    shutil.rmtree(tmp_path / "doomed")
+    output = proc.communicate(timeout=90)[0]
+    assert proc.returncode == 3, output[-3000:]
+    errors = [line for line in output.splitlines() if line.startswith("Error:")]
+    assert errors == [f"Error: cannot write results to {tmp_path}/doomed: No such file or directory; "
+                      "the run is stopped and inconclusive"]
+    assert "Traceback" not in output
