@@ -85,7 +85,8 @@ class ShopAdapter:
                            "(it holds the shop's API token)")
         self._secrets = {var: environ[var] for var in self.secret_env}
         self.allowed_hosts = allowed_hosts
-        self._host_verdicts: dict[str, bool] = {}
+        self._host_verdicts: dict[str, str] = {}
+        """base_url -> "" when its host is allowed, else the host (one entry per target)."""
 
     def __repr__(self) -> str:  # never show the secrets
         return f"<{type(self).__name__} {self.name}>"
@@ -159,12 +160,19 @@ class ShopAdapter:
 
     def _refusal(self, client, path: str) -> str | None:
         """The host a request would go to, if it is not allowed; else None."""
-        # Absolute exactly when Locust's client treats it so; anything else goes to base_url.
-        host = urlsplit(path).hostname if _ABSOLUTE.match(path) else urlsplit(client.base_url).hostname
-        host = host or ""
-        if host not in self._host_verdicts:
-            self._host_verdicts[host] = host_allowed(host, self.allowed_hosts)
-        return None if self._host_verdicts[host] else host
+        # Absolute exactly when Locust's client treats it so (rare); anything else goes to base_url, whose
+        # verdict is cached, since this runs on every request.
+        if _ABSOLUTE.match(path):
+            return self._verdict(path) or None
+        verdict = self._host_verdicts.get(client.base_url)
+        if verdict is None:
+            verdict = self._host_verdicts[client.base_url] = self._verdict(client.base_url)
+        return verdict or None
+
+    def _verdict(self, url: str) -> str:
+        """"" when the host of ``url`` is allowed, else that host."""
+        host = urlsplit(url).hostname or ""
+        return "" if host_allowed(host, self.allowed_hosts) else host
 
     # -- the steps of the funnel, for subclasses ------------------------------------------------------
 

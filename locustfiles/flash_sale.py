@@ -70,8 +70,8 @@ def _add_options(parser, **_kwargs) -> None:
     parser.add_argument("--profile", dest="surge_profile", default="july15", choices=_AnyProfile(shipped_profiles()),
                         help="load profile: a shipped name or a YAML file")
     parser.set_defaults(profile=None)  # Locust's label, still read by Locust
-    parser.add_argument("--time-scale", type=str, default="", help="replay seconds per real second, (0, 1]; "
-                        "empty = the profile's")
+    parser.add_argument("--time-scale", type=str, default="", help="the fraction of real time the replay takes, "
+                        "(0, 1]: 0.1 = ten times faster; empty = the profile's")
     parser.add_argument("--peak-multiplier", type=str, default="1", help="multiply every stage's users")
     parser.add_argument("--adapter", default="stub", include_in_web_ui=False,
                         help=f"target adapter: {', '.join(ADAPTERS)}, or module:Class")
