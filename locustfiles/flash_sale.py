@@ -30,7 +30,7 @@ from locust.exception import StopUser
 from locust.user.users import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUST_STATE_WAITING
 
 from locustfiles.journeys import JOURNEYS, SNIPER_RETRY_S, Visit
-from locustfiles import recording
+from locustfiles import distributed, recording
 from locustfiles.progress import Progress
 from locustfiles.run_context import ADAPTERS, RunContext, build_context
 from reports.results_folder import ResultsFolder
@@ -89,8 +89,12 @@ def _fail(message: str, code: int) -> None:
 def _on_init(environment, **_kwargs) -> None:
     global _context
     options = environment.parsed_options
-    if options is None or getattr(options, "worker", False):
-        return  # a worker builds its context when the master's options arrive (test_start)
+    if options is None:
+        return
+    if getattr(options, "worker", False):
+        # A worker builds its context when the master's options arrive (test_start), and ships what it records.
+        distributed.WorkerRecording(environment)
+        return
     try:
         # In the web UI the host may still come from the form: it is checked when the swarm starts.
         context = build_context(options, environment.host, require_host=options.headless)
@@ -103,6 +107,14 @@ def _on_init(environment, **_kwargs) -> None:
     environment.events.request.add_listener(lambda **kw: _recording and _recording.on_request(**kw))
     environment.events.test_stop.add_listener(lambda **_: _recording and _recording.on_test_stop())
     environment.events.quitting.add_listener(lambda **_: _recording and _recording.on_quitting())
+    if isinstance(environment.runner, locust.runners.MasterRunner):
+        environment.events.worker_connect.add_listener(
+            lambda client_id, **_: _recording and _recording.on_worker_connect(client_id))
+        environment.events.worker_report.add_listener(
+            lambda client_id, data, **_: _recording and _recording.on_worker_report(client_id, data))
+        environment.runner.register_message(
+            distributed.FINAL, lambda environment, msg, **kw: _recording and _recording.on_final_message(
+                environment, msg, **kw))
     if options.headless:
         # Locust installs its SIGTERM handler only after a headless shape run has ended; until then SIGTERM
         # would kill the process with nothing written. Treat it as Ctrl-C, which Locust shuts down cleanly on.
@@ -122,7 +134,8 @@ def _start_recording(environment, options, context: RunContext, run_id: str = ""
     run_id = run_id or recording.default_run_id(context.profile.name)
     folder = ResultsFolder.create(options.results_dir, run_id)
     _recording = recording.Recording(environment, folder, recording.base_manifest(
-        folder.path.name, context.profile, context.host, context.adapter.name), profile=context.profile)
+        folder.path.name, context.profile, context.host, context.adapter.name), profile=context.profile,
+        raw_samples=options.raw_samples)
 
 
 def _guard_web_swarm(environment) -> None:

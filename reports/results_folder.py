@@ -5,8 +5,11 @@
         windows.jsonl     one line per (1-s window, endpoint, method, status, kind): count, bytes and the
                           encoded HdrHistogram of response times in microseconds (see reports/windows.py)
         totals.json       the same per key for the whole run, histograms included
-        load.jsonl        once a second: t, stage, target_users, users, rps, cpu_percent, cpu_warning
-        events.jsonl      what happened when: start, stage (each change), stop (interrupted or not)
+        load.jsonl        once a second: t, stage, target_users, users, rps, cpu_percent, rss_mb, cpu_warning,
+                          worker_cpu_percent (distributed)
+        events.jsonl      what happened when: start, stage (each change), worker_joined, worker_final,
+                          worker_lost, worker_back, stop (interrupted or not)
+        samples.csv.gz    optional (--raw-samples): one row per request (see reports/raw_samples.py)
 
 Everything stays inside the folder; the run id is sanitised so that it
 cannot name anything outside it. Whole files (``manifest.json``,

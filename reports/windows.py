@@ -16,6 +16,14 @@ ends, instead of waiting for the slowest request that started in it.
 Contract: ``record`` is called on every request from the load generator's
 event loop and must stay cheap (one dict lookup and one histogram update);
 ``flush`` is called about once a second from the same loop.
+
+In distributed mode each worker records into its own ``WindowedRecorder``
+(started at the master's start time, so the windows line up) and ships the
+rows of its closed windows; the master ``merge``s them into its own and
+closes a window only once every live worker has closed it (``flush`` with
+``before_index``). A row that arrives for a window the master already
+closed (a late worker) reopens it: ``windows.jsonl`` may then hold more than
+one row for the same window and key, and readers add them up.
 """
 
 from __future__ import annotations
@@ -98,9 +106,28 @@ class WindowedRecorder:
         cell.response_bytes += rec.response_bytes
         self.recorded += 1
 
-    def flush(self, now_s: float | None = None) -> list[WindowRow]:
-        """Close the windows that ended by ``now_s`` (epoch seconds; None = all) and return their rows."""
-        limit = math.inf if now_s is None else math.floor((now_s - self.started_at_s) / self.window_s)
+    def merge(self, window_start_s: float, key: Key, count: int, response_bytes: int, histogram: str) -> None:
+        """Add one row recorded elsewhere (a worker's ``WindowRow``) into the window it belongs to."""
+        index = max(0, round(window_start_s / self.window_s))
+        cell = self._cell(self._open.setdefault(index, {}), key)
+        cell.histogram.add(HdrHistogram.decode(histogram))
+        cell.count += count
+        cell.response_bytes += response_bytes
+        self.recorded += count
+
+    def window_index(self, now_s: float) -> int:
+        """The index of the window running at ``now_s`` (epoch seconds): every window before it has ended."""
+        return math.floor((now_s - self.started_at_s) / self.window_s)
+
+    def flush(self, now_s: float | None = None, *, before_index: int | None = None) -> list[WindowRow]:
+        """Close the windows that ended by ``now_s`` (epoch seconds; None = all) and return their rows.
+
+        ``before_index`` closes only the windows before that index (the master:
+        the windows every worker has closed).
+        """
+        limit = math.inf if now_s is None else self.window_index(now_s)
+        if before_index is not None:
+            limit = min(limit, before_index)
         rows = []
         for index in sorted(i for i in self._open if i < limit):
             rows.extend(self._close(index))

@@ -110,3 +110,34 @@ def run_locust(*args: str, json_file: Path | None = None, env: dict | None = Non
                 run.recorded[(row["method"], row["name"], row["kind"], row["status"])] += row["count"]
         shutil.rmtree(results_dir, ignore_errors=True)
     return run
+
+
+def stub_answers(stub) -> Counter:
+    """What the stub's gateway answered, by (method, endpoint as Locust names it), from its own counters."""
+    seen: Counter = Counter()
+    for labels, value in stub.scrape_gateway().get("shop_gateway_responses_total", {}).items():
+        d = dict(labels)
+        if not d["endpoint"].startswith("/metrics"):
+            seen[(d["method"], d["endpoint"].replace("{id}", "[id]"))] += int(value)
+    return seen
+
+
+def folder_counts(folder: Path) -> tuple[Counter, Counter]:
+    """A results folder's totals by (method, name): (answered or failed without being cancelled, cancelled)."""
+    answered: Counter = Counter()
+    cancelled: Counter = Counter()
+    for row in json.loads((folder / "totals.json").read_text())["totals"]:
+        key = (row["method"], row["name"])
+        if row["kind"] == "cancelled":
+            cancelled[key] += row["count"]
+        elif row["status"] != 0:  # not refused before sending, nor without an answer
+            answered[key] += row["count"]
+    return answered, cancelled
+
+
+def assert_folder_reconciled(folder: Path, seen: Counter) -> None:
+    """Every answer the stub gave is in the folder, as answered or cancelled, and nothing more."""
+    answered, cancelled = folder_counts(folder)
+    assert sum(seen.values()) > 0
+    for key in set(seen) | set(answered) | set(cancelled):
+        assert answered[key] <= seen[key] <= answered[key] + cancelled[key], (key, answered, cancelled, seen)

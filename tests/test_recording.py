@@ -215,3 +215,80 @@ def test_results_folder_lost_mid_run_stops_the_run_inconclusive(start_stub, tmp_
     assert errors == [f"Error: cannot write results to {tmp_path}/doomed: No such file or directory; "
                       "the run is stopped and inconclusive"]
     assert "Traceback" not in output
+
+
+def test_histogram_percentiles_match_the_raw_samples(start_stub, tmp_path):
+    """--raw-samples: one row per request, and every endpoint's percentiles within HdrHistogram's 0.1% of exact."""
+    import math
+
+    from reports.raw_samples import read_samples
+
+    stub = start_stub("fixed")
+    run = run_locust("--headless", "--profile", str(SHORT_PROFILE), "--host", stub.url, "--results-dir",
+                     str(tmp_path), "--run-id", "raw", "--raw-samples", "--only-summary")
+    assert run.code in (0, 1), run.stderr[-3000:]
+    folder = ResultsFolder(tmp_path / "raw")
+    samples = list(read_samples(folder.path / "samples.csv.gz"))
+    manifest = folder.read_json("manifest.json")
+    assert len(samples) == manifest["totals"]["requests"] == manifest["totals"]["raw_samples"] > 100
+    by_name: dict = {}
+    for s in samples:
+        by_name.setdefault(s["name"], []).append(s["response_time_us"])
+    merged: dict = {}
+    for row in folder.read_json("totals.json")["totals"]:
+        hist = HdrHistogram.decode(row["hist"])
+        if row["name"] in merged:
+            merged[row["name"]].add(hist)
+        else:
+            merged[row["name"]] = hist
+    assert set(merged) == set(by_name)
+    for name, values in by_name.items():
+        values.sort()
+        assert merged[name].get_total_count() == len(values)
+        for p in (50, 90, 95, 99, 99.9, 100):
+            # HdrHistogram's rank: the (p/100 * N, rounded half up)-th value
+            exact = values[max(1, math.floor(p / 100 * len(values) + 0.5)) - 1]
+            got = merged[name].get_value_at_percentile(p)
+            assert exact <= got <= exact * 1.001 + 1, (name, p, exact, got)
+
+
+def test_torn_sample_chunk_keeps_the_complete_ones(tmp_path):
+    """A crash mid-chunk leaves every complete chunk of samples.csv.gz readable."""
+    from reports.raw_samples import RawSampleLog, read_samples, sample_row
+
+    log = RawSampleLog(tmp_path)
+    log.add(sample_row(RequestRecord(1.5, "/p", "GET", 200, "ok", 1234, 10, "browser")))
+    log.write_chunk()
+    log.add(sample_row(RequestRecord(2.5, "/c", "POST", 504, "status", 2_000_001, 0, "buyer"), "w1"))
+    log.write_chunk()
+    data = (tmp_path / "samples.csv.gz").read_bytes()
+    (tmp_path / "samples.csv.gz").write_bytes(data[:-5])
+    rows = list(read_samples(tmp_path / "samples.csv.gz"))
+    assert rows == [{"start_time_s": 1.5, "name": "/p", "method": "GET", "status": 200, "kind": "ok",
+                     "response_time_us": 1234, "response_bytes": 10, "journey": "browser", "worker": ""}]
+
+
+def test_recorder_memory_does_not_grow_with_requests():
+    """80,000 more requests over 80 more windows leave the recorder's memory where it was: nothing kept per request."""
+    import tracemalloc
+
+    recorder = WindowedRecorder(started_at_s=0.0)
+    keys = [("/products", "GET", 200, "ok"), ("/checkout", "POST", 201, "ok"), ("/checkout", "POST", 504, "status")]
+
+    def play(first_s: int, last_s: int) -> None:
+        for second in range(first_s, last_s):
+            for i in range(1000):
+                name, method, status, kind = keys[i % 3]
+                recorder.record(RequestRecord(second + i / 1000, name, method, status, kind, 500 + i * 997 % 400_000, 9))
+            recorder.flush(second + 1.5)
+
+    tracemalloc.start()
+    try:
+        play(0, 20)
+        before = tracemalloc.get_traced_memory()[0]
+        play(20, 100)
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert recorder.recorded == 100_000 and recorder.open_windows <= 1
+    assert after - before < 64 * 1024, (before, after)  # a list of 80,000 records would take several MB
