@@ -77,14 +77,17 @@ class ResultsFolder:
 
     def write_json(self, name: str, data: Any) -> None:
         """Write ``name`` whole: to a temporary file in the folder, then renamed over the old one."""
+        self.write_text(name, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+    def write_text(self, name: str, text: str) -> None:
+        """Write a member whole: to a temporary file in the folder, flushed, then renamed over the old one."""
         fd, tmp = tempfile.mkstemp(dir=self.path, prefix=f".{name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f, indent=2, sort_keys=True)
-                f.write("\n")
+                f.write(text)
                 f.flush()
                 os.fsync(f.fileno())
-            os.chmod(tmp, 0o644)  # mkstemp makes it private; results are for reading
+            os.chmod(tmp, 0o644)
             os.replace(tmp, self.path / name)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -1,0 +1,156 @@
+"""Two runs side by side: ``compare_runs(base, current, tolerance_pct) -> Comparison``, and its text.
+
+Both runs are judged by the same SLO file (the yardstick must not move between them), then
+compared metric by metric:
+
+- per objective: the observed value (matched by objective name), and pass/fail/no data;
+- per endpoint over the whole run: error rate, p50, p95, p99 (lower is better) and ok
+  requests per second (higher is better).
+
+A metric is *worse* when it moved the wrong way by more than ``tolerance_pct`` percent of the
+base value and by more than the metric's noise floor (``FLOORS``: 1 ms, 0.1 percentage point,
+0.1 req/s, 1 s), so that 0 errors -> 1 error in 20,000 is not a regression at any tolerance but
+2 ms -> 40 ms is. An objective that passed in the base and does not now is worse whatever the
+numbers; an objective or endpoint in only one run is listed, not judged. Throughput depends on
+the load offered, so a comparison of runs of different profiles says so in its notes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reports.analysis import Analysis
+from reports.objectives import format_value
+from reports.safe_text import visible
+from reports.verdict import Verdict
+
+__all__ = ["Change", "Comparison", "compare_runs", "render_comparison", "FLOORS"]
+
+FLOORS = {"ms": 1.0, "%": 0.1, "req/s": 0.1, "s": 1.0, "arrivals": 1.0}
+_ENDPOINT_METRICS = (("error rate", "%", "lower"), ("p50", "ms", "lower"), ("p95", "ms", "lower"),
+                     ("p99", "ms", "lower"), ("ok/s", "req/s", "higher"))
+
+
+@dataclass(frozen=True)
+class Change:
+    """One metric of one objective or endpoint, before and after."""
+
+    subject: str
+    metric: str
+    unit: str
+    before: float | None
+    after: float | None
+    better: str
+    """``lower`` or ``higher``."""
+    worse: bool
+    note: str = ""
+
+    @property
+    def delta(self) -> float | None:
+        """after - before, in ``unit``; None when either is missing."""
+        return None if self.before is None or self.after is None else self.after - self.before
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Every change, and the runs' verdicts."""
+
+    base: tuple[str, str]
+    current: tuple[str, str]
+    tolerance_pct: float
+    objectives: tuple[Change, ...]
+    endpoints: tuple[Change, ...]
+    notes: tuple[str, ...]
+
+    @property
+    def worse(self) -> tuple[Change, ...]:
+        """The changes that count as regressions."""
+        return tuple(change for change in (*self.objectives, *self.endpoints) if change.worse)
+
+
+def _is_worse(before: float | None, after: float | None, unit: str, better: str, tolerance_pct: float) -> bool:
+    if before is None or after is None:
+        return False
+    moved = after - before if better == "lower" else before - after
+    return moved > max(abs(before) * tolerance_pct / 100, FLOORS[unit])
+
+
+def compare_runs(base: tuple[Analysis, Verdict], current: tuple[Analysis, Verdict],
+                 tolerance_pct: float) -> Comparison:
+    """Compare ``current`` with ``base``, each an (analysis, verdict) judged by the same SLOs."""
+    (base_analysis, base_verdict), (analysis, verdict) = base, current
+    objectives = []
+    before_by_name = {result.name: result for result in base_verdict.objectives}
+    for result in verdict.objectives:
+        old = before_by_name.pop(result.name, None)
+        better = "higher" if result.comparison == ">=" else "lower"
+        if old is None:
+            objectives.append(Change(result.name, result.metric, result.unit, None, result.observed, better, False,
+                                     "only in current"))
+            continue
+        regressed = old.status == "pass" and result.status != "pass"
+        unrecovered = old.observed is not None and result.observed is None and result.status == "fail"
+        worse = regressed or unrecovered or _is_worse(old.observed, result.observed, result.unit, better,
+                                                      tolerance_pct)
+        note = f"{old.status} -> {result.status}" if old.status != result.status else result.status
+        objectives.append(Change(result.name, result.metric, result.unit, old.observed, result.observed, better,
+                                 worse, note))
+    objectives += [Change(old.name, old.metric, old.unit, old.observed, None, "lower", False, "only in base")
+                   for old in before_by_name.values()]
+    endpoints = []
+    old_endpoints = {e["endpoint"]: e["run"] for e in base_analysis.summary["endpoints"]}
+    for entry in analysis.summary["endpoints"]:
+        old = old_endpoints.pop(entry["endpoint"], None)
+        for metric, unit, better in _ENDPOINT_METRICS:
+            after = _endpoint_value(entry["run"], metric)
+            before = None if old is None else _endpoint_value(old, metric)
+            endpoints.append(Change(entry["endpoint"], metric, unit, before, after, better,
+                                    _is_worse(before, after, unit, better, tolerance_pct),
+                                    "only in current" if old is None else ""))
+    endpoints += [Change(name, "requests", "requests", float(stats["requests"]), None, "higher", False,
+                         "only in base") for name, stats in old_endpoints.items()]
+    notes = []
+    if base_analysis.info.profile_name != analysis.info.profile_name or \
+            base_analysis.info.time_scale != analysis.info.time_scale:
+        notes.append(f"different profiles ({base_analysis.info.profile_name} x{base_analysis.info.time_scale} vs "
+                     f"{analysis.info.profile_name} x{analysis.info.time_scale}): throughput is not comparable")
+    return Comparison((base_analysis.info.run_id, base_verdict.verdict), (analysis.info.run_id, verdict.verdict),
+                      tolerance_pct, tuple(objectives), tuple(endpoints), tuple(notes))
+
+
+def _endpoint_value(stats: dict, metric: str) -> float | None:
+    if metric == "error rate":
+        return stats["error_rate_pct"]
+    if metric == "ok/s":
+        return stats["throughput_rps"]
+    return None if stats["latency_ms"] is None else stats["latency_ms"][metric]
+
+
+def _delta_text(change: Change) -> str:
+    if change.delta is None:
+        return ""
+    sign = "-" if change.delta < 0 else "+"
+    size = format_value(abs(change.delta), change.unit)
+    text = f"{sign}{size[:-1]}pp" if change.unit == "%" else f"{sign}{size}"
+    if change.before:
+        text += f" ({100 * change.delta / abs(change.before):+.0f}%)"
+    return text
+
+
+def render_comparison(comparison: Comparison) -> str:
+    """Plain text: the runs, each objective's and endpoint's change, and the outcome; ends in a newline."""
+    (base_id, base_verdict), (current_id, current_verdict) = comparison.base, comparison.current
+    lines = [f"surgegate compare: base {visible(base_id)} ({base_verdict}) -> current {visible(current_id)} "
+             f"({current_verdict}); tolerance {comparison.tolerance_pct:g}%"]
+    lines += [f"  note: {visible(note)}" for note in comparison.notes]
+    for title, changes in (("objectives", comparison.objectives), ("endpoints (whole run)", comparison.endpoints)):
+        lines.append(f"{title}:")
+        for change in changes:
+            parts = [f"  {visible(change.subject)}: {change.metric} {format_value(change.before, change.unit)} ->",
+                     format_value(change.after, change.unit), _delta_text(change), visible(change.note),
+                     "WORSE" if change.worse else ""]
+            lines.append(" ".join(part for part in parts if part))
+    worse = comparison.worse
+    lines.append(f"result: worse than base on {len(worse)} metric(s)" if worse else
+                 "result: not worse than base beyond the tolerance")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,53 @@
+"""The console summary at the end of a run, ``render_console(verdict, analysis) -> str``: plain text, short.
+
+One headline, one line per objective (failures first, with where they first failed), the
+validity checks that failed, and warnings; at most ~80 columns of fixed text plus the names.
+Names and messages go through ``safe_text.visible``, so a hostile endpoint name cannot move
+the cursor, clear the screen or recolour the terminal.
+
+    surgegate: NOT READY (exit 1): run july15-incident, profile july15, 199 s, 18661 requests
+      FAIL  checkout-504-peak-windows: status 504 rate 70.3% (bound <= 0.5%, every 30 s of stage peak)
+            first at 6 s in stage peak, 300 users, 75.8 req/s
+      pass  browse-p99: p99 70.3 ms (bound <= 1s, run)
+"""
+
+from __future__ import annotations
+
+from reports.analysis import Analysis
+from reports.objectives import ObjectiveResult
+from reports.safe_text import visible
+from reports.verdict import Verdict
+
+__all__ = ["render_console"]
+
+_LABEL = {"pass": "pass", "fail": "FAIL", "no_data": "NO DATA"}
+_ORDER = {"fail": 0, "no_data": 1, "pass": 2}
+
+
+def _line(result: ObjectiveResult) -> list[str]:
+    head = (f"  {_LABEL[result.status]:<7} {visible(result.name)}: {visible(result.metric)} "
+            f"{visible(result.observed_text)} (bound {result.comparison} {visible(result.bound_text)}, "
+            f"{visible(result.scope)})")
+    if result.status == "no_data":
+        return [head, f"          {visible(result.detail)}"]
+    point = result.first_failure
+    if point is None:
+        return [head]
+    load = f", {point.users} users" if point.users is not None else ""
+    rps = f", {point.rps:g} req/s" if point.rps is not None else ""
+    return [head, f"          first at {point.t_s} s in stage {visible(point.stage or '-')}{load}{rps}"]
+
+
+def render_console(verdict: Verdict, analysis: Analysis) -> str:
+    """The summary's text, ending in a newline."""
+    info = analysis.info
+    requests = analysis.summary["overall"]["run"]["requests"]
+    lines = [f"surgegate: {verdict.verdict.replace('_', ' ')} (exit {verdict.exit_code}): run {visible(info.run_id)}, "
+             f"profile {visible(info.profile_name or '-')}, {analysis.window_count} s, {requests} requests"]
+    if verdict.verdict != "NOT_READY":
+        lines += [f"  {visible(reason)}" for reason in verdict.reasons]
+    for result in sorted(verdict.objectives, key=lambda r: _ORDER[r.status]):
+        lines += _line(result)
+    lines += [f"  run check failed: {visible(c.name)}: {visible(c.detail)}" for c in verdict.checks if not c.ok]
+    lines += [f"  warning: {visible(w)}" for w in verdict.warnings]
+    return "\n".join(lines) + "\n"

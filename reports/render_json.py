@@ -1,0 +1,67 @@
+"""``verdict.json``: the verdict for machines, ``render_json(verdict, analysis) -> str``.
+
+Schema version 1, validated by ``reports/verdict.schema.json`` (a test checks every
+document this module writes against it). Top level::
+
+    schema_version   1
+    verdict          READY | NOT_READY | INCONCLUSIVE | INTERRUPTED
+    exit_code        0 | 1 | 3 | 4, as the process exits
+    reasons          [text]: why this verdict, one sentence each
+    run              run_id, status, started_at, ended_at, elapsed_s, target, adapter,
+                     incomplete_reason, profile {name, time_scale, peak_multiplier, total_s}
+    slo_source       the SLO file judged against, as given
+    counts           {objectives, passed, failed, no_data}
+    objectives       [{name, field, endpoint, metric, scope, status (pass | fail | no_data),
+                       observed, observed_text, bound, bound_text, comparison (<= | >=),
+                       unit (ms | % | req/s | s | arrivals), detail, requests,
+                       windows_judged, windows_failed (null unless windowed),
+                       first_failure: null | {t_s, window_start_s, window_end_s, stage, users,
+                                              target_users, rps, observed, observed_text}}]
+    checks           [{name, ok, detail}]: the run's validity checks
+    warnings         [text]
+    summary          {overall: stats, endpoints: [{endpoint, method, name, ...stats}]} for the whole
+                     run; stats as in analysis.json (requests, failures, error_rate_pct, latency_ms, ...)
+
+Text is written as the run recorded it: JSON escapes every control character itself.
+Analysis numbers are the analysis's own; nothing is computed here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from reports.analysis import Analysis
+from reports.verdict import Verdict
+
+__all__ = ["render_json", "verdict_document", "SCHEMA_VERSION", "SCHEMA_FILE"]
+
+SCHEMA_VERSION = 1
+SCHEMA_FILE = "verdict.schema.json"
+"""Next to this module, shipped as package data."""
+
+
+def verdict_document(verdict: Verdict, analysis: Analysis) -> dict:
+    """The ``verdict.json`` document as a dict."""
+    summary = analysis.summary
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "verdict": verdict.verdict,
+        "exit_code": verdict.exit_code,
+        "reasons": list(verdict.reasons),
+        "run": analysis.info.to_json(),
+        "slo_source": verdict.slo_source,
+        "counts": {"objectives": len(verdict.objectives), "passed": verdict.count("pass"),
+                   "failed": verdict.count("fail"), "no_data": verdict.count("no_data")},
+        "objectives": [dataclasses.asdict(result) for result in verdict.objectives],
+        "checks": [dataclasses.asdict(check) for check in verdict.checks],
+        "warnings": list(verdict.warnings),
+        "summary": {"overall": summary["overall"]["run"],
+                    "endpoints": [{"endpoint": e["endpoint"], "method": e["method"], "name": e["name"], **e["run"]}
+                                  for e in summary["endpoints"]]},
+    }
+
+
+def render_json(verdict: Verdict, analysis: Analysis) -> str:
+    """``verdict.json``'s text: indented, keys in a stable order, ASCII only, ending in a newline."""
+    return json.dumps(verdict_document(verdict, analysis), indent=2, ensure_ascii=True, allow_nan=False) + "\n"

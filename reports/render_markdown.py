@@ -1,0 +1,97 @@
+"""``summary.md``: the verdict for a CI job summary, ``render_markdown(verdict, analysis) -> str``.
+
+Layout: a heading with the verdict and exit code, the run in one line, why (the reasons), a table
+of objectives (result, name, endpoint, metric, scope, observed, bound, where it first failed), the
+run's validity checks, and a table of endpoints over the whole run (requests, failures, error rate,
+429s, p50/p95/p99/max, throughput). GitHub renders it as is (``$GITHUB_STEP_SUMMARY``).
+
+Every text from the run or the SLO file is a cell, escaped by ``cell``: unsafe characters become
+visible escapes (``safe_text.visible``), ``&``, ``<`` and ``>`` become entities (no HTML gets
+through), the characters that mean something inside a line get a backslash (``|`` cannot split a row,
+``[x](y)`` cannot become a link, backticks cannot open code, ``*``, ``_`` and ``~`` cannot
+emphasise), a leading ``#``, ``-``, ``+``, ``=`` or ``1.`` cannot open a heading or a list
+inside a list item, and the text is cut to 200 characters.
+"""
+
+from __future__ import annotations
+
+import re
+
+from reports.analysis import Analysis
+from reports.objectives import ObjectiveResult, format_value
+from reports.safe_text import visible
+from reports.verdict import Verdict
+
+__all__ = ["render_markdown", "cell"]
+
+_MARKDOWN = re.compile(r"([\\`*_\[\]|~])")
+_LEADING = re.compile(r"^(\s*)([#=]|[-+*](?=\s|$)|\d{1,9}(?=[.)](?:\s|$)))")
+_HEADLINE = {"READY": "READY", "NOT_READY": "NOT READY", "INCONCLUSIVE": "INCONCLUSIVE", "INTERRUPTED": "INTERRUPTED"}
+_RESULT = {"pass": "pass", "fail": "**FAIL**", "no_data": "**NO DATA**"}
+
+
+def cell(text: object) -> str:
+    """``text`` as one safe Markdown table cell (or inline text)."""
+    safe = visible(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    safe = _MARKDOWN.sub(r"\\\1", safe)
+    return _LEADING.sub(_escape_leading, safe)
+
+
+def _escape_leading(match: re.Match) -> str:
+    """'# x', '- x', '1. x' would open a heading or a list inside a list item: '\\# x', '\\- x', '1\\. x'."""
+    indent, marker = match.groups()
+    return f"{indent}{marker}\\" if marker[0].isdigit() else f"{indent}\\{marker}"
+
+
+def _row(values: list[str]) -> str:
+    return "| " + " | ".join(values) + " |"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return [_row(header), _row(["---"] * len(header)), *(_row(r) for r in rows)]
+
+
+def _where(result: ObjectiveResult) -> str:
+    point = result.first_failure
+    if point is None:
+        return ""
+    load = f", {point.users} users" if point.users is not None else ""
+    rps = f", {point.rps:g} req/s" if point.rps is not None else ""
+    return cell(f"{point.t_s} s, stage {point.stage or '-'}{load}{rps}")
+
+
+def _ms(latency: dict | None, key: str) -> str:
+    return "" if latency is None else cell(format_value(latency[key], "ms"))
+
+
+def render_markdown(verdict: Verdict, analysis: Analysis) -> str:
+    """``summary.md``'s text, ending in a newline."""
+    info = analysis.info
+    overall = analysis.summary["overall"]["run"]
+    lines = [f"## surgegate: {_HEADLINE[verdict.verdict]} (exit {verdict.exit_code})", "",
+             f"Run {cell(info.run_id)}: profile {cell(info.profile_name or '-')}, {analysis.window_count} s, "
+             f"{overall['requests']} requests, status {cell(info.status)}, target {cell(info.target or '-')}, "
+             f"SLOs from {cell(verdict.slo_source)}", ""]
+    lines += [f"- {cell(reason)}" for reason in verdict.reasons] + [""]
+    lines += ["### Objectives", ""]
+    lines += _table(["result", "objective", "endpoint", "metric", "scope", "observed", "bound", "first failed"],
+                    [[_RESULT[r.status], cell(r.name), cell(r.endpoint), cell(r.metric), cell(r.scope),
+                      cell(r.observed_text), cell(f"{r.comparison} {r.bound_text}"), _where(r)]
+                     for r in verdict.objectives])
+    lines += ["", "### Run checks", ""]
+    lines += _table(["check", "ok", "detail"],
+                    [[cell(c.name), "yes" if c.ok else "**no**", cell(c.detail)] for c in verdict.checks])
+    if verdict.warnings:
+        lines += ["", *(f"- warning: {cell(w)}" for w in verdict.warnings)]
+    lines += ["", "### Endpoints (whole run)", ""]
+    rows = []
+    for entry in analysis.summary["endpoints"]:
+        stats = entry["run"]
+        rows.append([cell(entry["endpoint"]), str(stats["requests"]), str(stats["failures"]),
+                     cell(format_value(stats["error_rate_pct"], "%")), str(stats["rate_limited"]),
+                     _ms(stats["latency_ms"], "p50"), _ms(stats["latency_ms"], "p95"),
+                     _ms(stats["latency_ms"], "p99"), _ms(stats["latency_ms"], "max"),
+                     cell(format_value(stats["throughput_rps"], "req/s"))])
+    lines += _table(["endpoint", "requests", "failures", "error rate", "429", "p50", "p95", "p99", "max",
+                     "ok/s"], rows)
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,167 @@
+"""The verdict: a pure function of an analysis and the SLOs, ``judge(analysis, slos) -> Verdict``.
+
+Verdicts and exit codes (``surgegate.exit_codes``), in order of precedence::
+
+    INTERRUPTED   4  the manifest says interrupted (Ctrl-C, SIGTERM, the web UI's stop):
+                     objectives are still judged and reported, but the run did not play its profile
+    INCONCLUSIVE  3  the run did not measure what it claims: results incomplete (the recorder died,
+                     or a distributed run without worker data), no request recorded, the target never
+                     answered (every request ended without an HTTP status), or the load generator was
+                     saturated (CPU >= generator.max_cpu_percent for generator.sustained)
+    NOT_READY     1  an objective failed
+    INCONCLUSIVE  3  no objective failed, but one had no data to judge
+    READY         0  every objective passed
+
+Validity comes before breaches: a breach measured by a saturated load generator may be the
+generator's own latency, and an incomplete folder may lack the requests that decide it.
+Each validity rule is a ``Check`` (``ok`` or not, with a one-line detail) so reports can show
+what was checked, not only what went wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from reports.analysis import Analysis
+from reports.objectives import ObjectiveResult, format_value, judge_objective
+from reports.slo import Generator, SloSet
+from surgegate import exit_codes
+
+__all__ = ["Verdict", "Check", "judge", "READY", "NOT_READY", "INCONCLUSIVE", "INTERRUPTED", "EXIT_CODES"]
+
+READY, NOT_READY, INCONCLUSIVE, INTERRUPTED = "READY", "NOT_READY", "INCONCLUSIVE", "INTERRUPTED"
+EXIT_CODES = {READY: exit_codes.READY, NOT_READY: exit_codes.NOT_READY, INCONCLUSIVE: exit_codes.INCONCLUSIVE,
+              INTERRUPTED: exit_codes.INTERRUPTED}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One rule the run must meet for its objectives to mean anything."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The verdict, why, every objective's result, and the validity checks."""
+
+    verdict: str
+    reasons: tuple[str, ...]
+    objectives: tuple[ObjectiveResult, ...]
+    checks: tuple[Check, ...]
+    warnings: tuple[str, ...]
+    slo_source: str
+
+    @property
+    def exit_code(self) -> int:
+        """The process exit code of this verdict."""
+        return EXIT_CODES[self.verdict]
+
+    def count(self, status: str) -> int:
+        """How many objectives ended ``pass``, ``fail`` or ``no_data``."""
+        return sum(1 for result in self.objectives if result.status == status)
+
+
+def judge(analysis: Analysis, slos: SloSet) -> Verdict:
+    """Judge the run; pure: reads nothing but its arguments.
+
+    Raises:
+        BadInput: an objective names a stage the run's profile does not have.
+    """
+    slos.check_stages(analysis.stages, f"profile {analysis.info.profile_name or '(unnamed)'}")
+    results = tuple(result for objective in slos.objectives for result in judge_objective(analysis, objective))
+    checks, warnings = _checks(analysis, slos.generator)
+    failed = [r for r in results if r.status == "fail"]
+    missing = [r for r in results if r.status == "no_data"]
+    broken = [c for c in checks if not c.ok]
+    if analysis.info.status == "interrupted":
+        verdict = INTERRUPTED
+        reasons = ["the run was interrupted before its profile's end; objectives are reported but do not decide"]
+        reasons += [f"also breached: {_breach(result)}" for result in failed]
+    elif broken:
+        verdict = INCONCLUSIVE
+        reasons = [f"{check.name}: no ({check.detail})" for check in broken]
+        reasons += [f"also breached: {_breach(result)}" for result in failed]
+    elif failed:
+        verdict = NOT_READY
+        reasons = [_breach(result) for result in failed]
+    elif missing:
+        verdict = INCONCLUSIVE
+        reasons = [f"{result.name}: {result.detail}" for result in missing]
+    else:
+        verdict = READY
+        reasons = [f"all {len(results)} objectives met"]
+    return Verdict(verdict, tuple(reasons), results, checks, tuple(warnings), slos.source)
+
+
+def _breach(result: ObjectiveResult) -> str:
+    text = f"{result.name}: {result.metric} {result.observed_text}, bound {result.comparison} {result.bound_text}"
+    point = result.first_failure
+    if point is not None:
+        load = f", {point.users} users" if point.users is not None else ""
+        rps = f", {point.rps:g} req/s" if point.rps is not None else ""
+        text += f"; first at {point.t_s} s (stage {point.stage or '-'}{load}{rps})"
+    return text
+
+
+def _checks(analysis: Analysis, generator: Generator) -> tuple[tuple[Check, ...], list[str]]:
+    info = analysis.info
+    warnings = list(analysis.data.warnings)
+    everything = analysis.select(None)
+    requests = int(analysis.counts(everything).requests.sum()) if len(everything) else 0
+    answered = int(requests - analysis.status_counts(everything, lambda status: status == 0).sum()) \
+        if len(everything) else 0
+    if info.status == "running":
+        complete = Check("results complete", False, "the manifest still says running: the recorder stopped "
+                                                    "before the run ended")
+    elif info.status == "incomplete" or info.incomplete_reason:  # an interrupted run can be incomplete too
+        complete = Check("results complete", False, info.incomplete_reason or "the manifest says incomplete")
+    else:
+        complete = Check("results complete", True, f"manifest status {info.status}")
+    checks = [
+        Check("played to the end", info.status != "interrupted",
+              "stopped before the profile's end" if info.status == "interrupted" else "played to its end"),
+        complete,
+        Check("requests recorded", requests > 0, f"{requests} requests" if requests else "no request was recorded"),
+        Check("target answered", answered > 0 or requests == 0,
+              f"{answered} of {requests} requests got an HTTP status" if answered or not requests else
+              f"none of {requests} requests got an HTTP status: target unreachable"),
+    ]
+    saturation = _saturation(analysis, generator)
+    if saturation is None:
+        warnings.append("load.jsonl has no samples: load generator saturation was not checked")
+        checks.append(Check("load generator not saturated", True, "not checked: no load samples"))
+    else:
+        checks.append(saturation)
+    return tuple(checks), warnings
+
+
+def _saturation(analysis: Analysis, generator: Generator) -> Check | None:
+    """CPU at or above the threshold over consecutive samples spanning ``sustained_s``; None without samples."""
+    load = analysis.data.load
+    samples = load[load["cpu_percent"].notna()]
+    if not len(samples):
+        return None
+    t = samples["t"].to_numpy()
+    cpu = samples["cpu_percent"].to_numpy()
+    hot = cpu >= generator.max_cpu_percent
+    start = None
+    for i in range(len(t) + 1):
+        if i < len(t) and hot[i]:
+            start = i if start is None else start
+            continue
+        if start is not None:
+            spanned = t[i - 1] - t[start] + 1.0  # each sample stands for the second before it
+            if spanned >= generator.sustained_s:
+                peak = float(np.max(cpu[start:i]))
+                return Check("load generator not saturated", False,
+                             f"load generator CPU >= {generator.max_cpu_percent:g}% for {spanned:g} s from "
+                             f"{t[start] - 1:g} s (up to {format_value(peak, '%')}); its own latency may be measured")
+            start = None
+    return Check("load generator not saturated", True,
+                 f"CPU under {generator.max_cpu_percent:g}% or never for {generator.sustained_s:g} s "
+                 f"(max {format_value(float(cpu.max()), '%')})")

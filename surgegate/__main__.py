@@ -1,0 +1,7 @@
+"""``python -m surgegate``: the ``surgegate`` command (see ``surgegate.cli``)."""
+
+import sys
+
+from surgegate.cli import main
+
+sys.exit(main())

@@ -1,0 +1,117 @@
+"""The ``surgegate`` command: judge and compare results folders after a run.
+
+    surgegate report DIR [--slo FILE]
+        Rebuild analysis.json, verdict.json, junit.xml and summary.md in DIR from the folder alone,
+        print the summary, and exit with the verdict's code (0 READY, 1 NOT READY, 3 INCONCLUSIVE,
+        4 INTERRUPTED). The SLOs are FILE, else DIR/slo.yaml, else the shipped slo.yaml.
+    surgegate compare BASE CURRENT [--tolerance PCT] [--slo FILE]
+        Judge both runs by the same SLOs (FILE, else CURRENT/slo.yaml, else the shipped one), print
+        what changed per objective and endpoint, and exit 1 when CURRENT is worse than BASE beyond
+        the tolerance on any of them, else 0.
+    surgegate --version
+
+Bad input (a missing folder, not a results folder, an unreadable file, a bad SLO file, bad
+arguments) is one ``Error:`` line on stderr and exit 2. This is the only place that catches
+``SurgegateError``. Nothing here imports Locust.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+import surgegate
+from surgegate import exit_codes
+from surgegate.errors import BadInput, SurgegateError
+
+__all__ = ["main", "build_parser"]
+
+_COMMANDS = ("report", "compare")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but errors are one ``Error:`` line with a "did you mean" hint, and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        hint = ""
+        if "invalid choice" in message:
+            given = message.split("'")[1] if "'" in message else ""
+            close = difflib.get_close_matches(given, _COMMANDS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+        self.print_usage(sys.stderr)
+        print(f"Error: {message}{hint}", file=sys.stderr)
+        sys.exit(exit_codes.BAD_INPUT)
+
+
+def _tolerance(text: str) -> float:
+    try:
+        value = float(text.rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a percentage like 10 or 10%, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: ``report`` and ``compare``."""
+    parser = _Parser(prog="surgegate", description="Judge and compare surgegate results folders.")
+    parser.add_argument("--version", action="version", version=f"surgegate {surgegate.__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    report = commands.add_parser("report", help="rebuild a run's verdict and reports from its results folder")
+    report.add_argument("folder", metavar="DIR", help="the run's results folder")
+    report.add_argument("--slo", metavar="FILE", help="SLO file (default: DIR/slo.yaml, else the shipped slo.yaml)")
+    compare = commands.add_parser("compare", help="what changed between two runs; exit 1 when CURRENT is worse")
+    compare.add_argument("base", metavar="BASE", help="the baseline run's results folder")
+    compare.add_argument("current", metavar="CURRENT", help="the run to check against it")
+    compare.add_argument("--tolerance", metavar="PCT", type=_tolerance, default=10.0,
+                         help="how much worse than BASE a metric may get, in percent of BASE's value (default 10)")
+    compare.add_argument("--slo", metavar="FILE",
+                         help="SLO file for both runs (default: CURRENT/slo.yaml, else the shipped slo.yaml)")
+    return parser
+
+
+def _report(args: argparse.Namespace) -> int:
+    from reports.gate import evaluate_folder
+
+    result = evaluate_folder(args.folder, args.slo)
+    sys.stdout.write(result.console)
+    return result.exit_code
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from reports.analysis import analyse_folder
+    from reports.compare import compare_runs, render_comparison
+    from reports.gate import resolve_slo_path
+    from reports.slo import load_slo
+    from reports.verdict import judge
+
+    for folder in (args.base, args.current):  # both, before the slow part, so a typo fails fast
+        if not Path(folder).is_dir():
+            raise BadInput(f"{folder}: no such results folder")
+    slos = load_slo(resolve_slo_path(args.current, args.slo))
+    runs = []
+    for folder in (args.base, args.current):
+        analysis = analyse_folder(folder)
+        runs.append((analysis, judge(analysis, slos)))
+    comparison = compare_runs(runs[0], runs[1], args.tolerance)
+    sys.stdout.write(render_comparison(comparison))
+    return exit_codes.NOT_READY if comparison.worse else exit_codes.READY
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code (the console script exits with it)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return _report(args) if args.command == "report" else _compare(args)
+    except SurgegateError as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("Error: interrupted", file=sys.stderr)
+        return exit_codes.INTERRUPTED
