@@ -72,11 +72,25 @@ class ShopAdapter:
             missing one is a ``BadInput`` naming the variable.
         url_patterns: journey step -> regex of the URL paths of that step, for
             turning an access log into a profile.
+        metrics_paths: source name -> path, on the target host, of a Prometheus
+            endpoint to scrape during the run when no ``--metrics-url`` is
+            given (see ``locustfiles/server_scrape.py``); empty for none.
+            The names become the ``source`` of ``server_metrics.jsonl``.
+        endpoint_names: the request names this adapter reports (``/products/[id]``);
+            an SLO file's endpoint patterns are checked against them before
+            any load, so a typo cannot leave an objective with nothing to judge.
+            Empty: not checked.
+        default_slo: the SLO file used when ``--slo`` is not given, relative to
+            the project's root; None for the shipped ``slo.yaml`` (written for
+            the stub's endpoints).
     """
 
     name = "base"
     secret_env: tuple[str, ...] = ()
     url_patterns: Mapping[str, str] = {}
+    metrics_paths: Mapping[str, str] = {}
+    endpoint_names: tuple[str, ...] = ()
+    default_slo: str | None = None
 
     def __init__(self, *, allowed_hosts: frozenset[str] = frozenset(), environ: Mapping[str, str] = os.environ):
         missing = [var for var in self.secret_env if not environ.get(var)]
@@ -233,6 +247,9 @@ class StubShopAdapter(ShopAdapter):
         "cart": r"^/carts(/[^/]+(/items)?)?/?$",
         "checkout": r"^/checkout/?$",
     }
+    metrics_paths = {"gateway": "/metrics", "app": "/metrics/app"}  # the app's own, through the gateway
+    endpoint_names = ("/products", "/search", "/products/[id]", "/sale", "/carts", "/carts/[id]/items", "/carts/[id]",
+                      "/checkout")
 
     def browse(self, client, page: int) -> list[Any] | None:
         return self.call(client, "GET", f"/products?page={page}&per_page=24", name="/products", read=_ids())

@@ -53,6 +53,7 @@ class WorkerRecording:
         self.started_at_s: float | None = None
         self.recorder: WindowedRecorder | None = None
         self.samples: list[list] | None = None
+        self._raw = False
         self._process = psutil.Process()
         self.runner.register_message(START, self._on_start_message)
         self.runner.register_message(STOP, self._on_stop_message)
@@ -60,6 +61,10 @@ class WorkerRecording:
         environment.events.report_to_master.add_listener(self.on_report_to_master)
         environment.events.test_start.add_listener(lambda **_: self.on_test_start())
         environment.events.test_stop.add_listener(lambda **_: self.on_test_stop())
+        # Added after the runner's own, so called before it (quitting fires in reverse): a worker told to quit
+        # by a signal of its own (Ctrl-C reaches every --processes child) sends its final report before
+        # Locust's "quit" message, on the same socket, so the master never takes it for lost.
+        environment.events.quitting.add_listener(lambda **_: self.on_quitting())
 
     def _on_start_message(self, environment, msg, **_kwargs) -> None:
         self.run_id, self.started_at_s = msg.data["run_id"], float(msg.data["started_at_s"])
@@ -72,7 +77,7 @@ class WorkerRecording:
             self.started_at_s = time.time()
         self.recorder = WindowedRecorder(started_at_s=self.started_at_s)
         self._process.cpu_percent()  # starts the measurement: each report gives the CPU used since the last one
-        self.samples = [] if getattr(self, "_raw", False) else None
+        self.samples = [] if self._raw else None
 
     def on_request(self, **kwargs) -> None:
         """Every request of this worker."""
@@ -107,6 +112,13 @@ class WorkerRecording:
         self.started_at_s = None
         self.runner.send_message(FINAL, payload)
 
+    def on_quitting(self) -> None:
+        """This worker is shutting down: stop its shoppers and send the final report first."""
+        if self.recorder is not None:
+            self.runner.stop()  # fires test_stop, which sends the final report
+            if self.recorder is not None:
+                self.on_test_stop()
+
     def _on_stop_message(self, environment, msg, **_kwargs) -> None:
         """The master is ending the run (also when Locust itself would only tell workers to quit)."""
         if msg.data.get("run_id") != self.run_id or self.recorder is None:
@@ -136,7 +148,8 @@ class WorkerState:
         return {"worker": self.worker_id, "joined_t": round(self.joined_t, 3),
                 "last_report_t": None if self.last_report_t is None else round(self.last_report_t, 3),
                 "requests_received": self.received, "requests_recorded": self.recorded,
-                "final_report": self.final, "cpu_percent": self.cpu_percent, "lost_t": None if self.lost_t is None else round(self.lost_t, 3)}
+                "final_report": self.final, "cpu_percent": self.cpu_percent,
+                "lost_t": None if self.lost_t is None else round(self.lost_t, 3)}
 
 
 class WorkerLedger:

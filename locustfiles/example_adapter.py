@@ -40,6 +40,10 @@ class ExampleRestAdapter(ShopAdapter):
         "cart": r"^/api/v2/baskets(/.*)?$",
         "checkout": r"^/api/v2/orders/?$",
     }
+    endpoint_names = ("/api/v2/items", "/api/v2/items?query", "/api/v2/items/[sku]", "/api/v2/promotions/current",
+                      "/api/v2/baskets", "/api/v2/baskets/[token]/lines/[sku]", "/api/v2/baskets/[token]",
+                      "/api/v2/orders")
+    default_slo = "locustfiles/example_slo.yaml"
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.secret('EXAMPLE_SHOP_TOKEN')}"}

@@ -21,6 +21,7 @@ import locust  # noqa: I001
 
 import itertools
 import logging
+import os
 import signal
 import sys
 
@@ -30,12 +31,13 @@ from locust.exception import StopUser
 from locust.user.users import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUST_STATE_WAITING
 
 from locustfiles.journeys import JOURNEYS, SNIPER_RETRY_S, Visit
-from locustfiles import distributed, recording
+from locustfiles import distributed, recording, server_scrape
 from locustfiles.progress import Progress
 from locustfiles.run_context import ADAPTERS, RunContext, build_context
 from reports.results_folder import ResultsFolder
 from profiles import shipped_profiles
 from profiles.shape import ProfileShape
+from surgegate import exit_codes
 from surgegate.errors import SurgegateError
 
 __all__ = ["FlashSaleShopper", "ProfileShape"]
@@ -78,6 +80,7 @@ def _add_options(parser, **_kwargs) -> None:
     parser.add_argument("--allow-target", action="append", default=[], include_in_web_ui=False,
                         help="allow load to this non-loopback host (repeatable)")
     recording.add_options(parser)
+    server_scrape.add_options(parser)
 
 
 def _fail(message: str, code: int) -> None:
@@ -117,8 +120,12 @@ def _on_init(environment, **_kwargs) -> None:
                 environment, msg, **kw))
     if options.headless:
         # Locust installs its SIGTERM handler only after a headless shape run has ended; until then SIGTERM
-        # would kill the process with nothing written. Treat it as Ctrl-C, which Locust shuts down cleanly on.
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        # would kill the process with nothing written. Treat it as Ctrl-C, which Locust shuts down cleanly on;
+        # a second one does not wait for anyone (see _on_signal).
+        global _main_greenlet
+        _main_greenlet = gevent.getcurrent()
+        gevent.signal_handler(signal.SIGTERM, _on_signal)
+        gevent.signal_handler(signal.SIGINT, _on_signal)
         try:
             _start_recording(environment, options, context, options.run_id)
         except SurgegateError as exc:
@@ -128,14 +135,46 @@ def _on_init(environment, **_kwargs) -> None:
         _guard_web_swarm(environment)
 
 
+_signals_received = 0
+_main_greenlet = None
+"""Where a first signal is delivered as KeyboardInterrupt, as Locust expects of Ctrl-C."""
+
+
+def _on_signal() -> None:
+    """Ctrl-C or SIGTERM (in a greenlet of its own): the first stops the run cleanly, the second at once.
+
+    The first is handed to Locust as the KeyboardInterrupt it expects of
+    Ctrl-C, in its main greenlet (raised in gevent's hub, it would print a
+    traceback). The second does not wait for shoppers to finish their
+    requests nor for workers' final reports: what was recorded is written
+    (atomically, so no torn file), judged, marked interrupted, and the
+    process exits 4.
+    """
+    global _signals_received
+    _signals_received += 1
+    if _signals_received == 1:
+        gevent.kill(_main_greenlet, KeyboardInterrupt)
+        return
+    code = _recording.abort() if _recording is not None else exit_codes.INTERRUPTED
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def _start_recording(environment, options, context: RunContext, run_id: str = "") -> None:
-    """Make the run's results folder (or fail with BadInput) and get ready to record into it."""
+    """Check the SLO file, make the run's results folder (or fail with BadInput) and get ready to record into it."""
     global _recording
+    slo_path = recording.check_slo(options, context.profile, context.adapter)
+    scraper = server_scrape.from_options(options, context.host, context.adapter)
     run_id = run_id or recording.default_run_id(context.profile.name)
     folder = ResultsFolder.create(options.results_dir, run_id)
-    _recording = recording.Recording(environment, folder, recording.base_manifest(
-        folder.path.name, context.profile, context.host, context.adapter.name), profile=context.profile,
-        raw_samples=options.raw_samples)
+    folder.write_text("slo.yaml", slo_path.read_text(encoding="utf-8"))  # judged by this copy, then and later
+    manifest = recording.base_manifest(folder.path.name, context.profile, context.host, context.adapter.name)
+    manifest["slo"] = {"source": str(slo_path), "copy": "slo.yaml"}
+    manifest["server_metrics"] = scraper.describe() if scraper is not None else None
+    _recording = recording.Recording(environment, folder, manifest, profile=context.profile,
+                                     raw_samples=options.raw_samples,
+                                     endpoint_names=context.adapter.endpoint_names, scraper=scraper)
 
 
 def _guard_web_swarm(environment) -> None:
@@ -147,6 +186,9 @@ def _guard_web_swarm(environment) -> None:
         global _context
         if request.path != "/swarm" or request.method != "POST":
             return None
+        if _recording is not None and _recording.recorder is not None:
+            return jsonify({"success": False, "host": request.form.get("host") or environment.host,
+                            "message": "a run is in progress: stop it before starting another"})
         options = environment.parsed_options
         form = request.form
         for key in ("surge_profile", "time_scale", "peak_multiplier"):

@@ -3,6 +3,7 @@
     --results-dir DIR   where run folders go (default: results)
     --run-id ID         the run's folder name (default: UTC time and profile, e.g. 20261125T061500Z-july15)
     --raw-samples       also write every request to samples.csv.gz (small runs; checking the histograms)
+    --slo FILE          the objectives to judge the run by (default: the shipped slo.yaml)
 
 On the local runner (``locust --headless`` or the web UI without workers):
 the folder is made and checked writable before any load (``init`` when
@@ -13,13 +14,20 @@ second the windows that ended are appended to ``windows.jsonl``; at
 
 A run stopped before its profile's end (Ctrl-C, SIGTERM, the web UI's stop)
 is written all the same and marked ``interrupted``; when a signal stopped
-it, the process exits 4. A request a stopped shopper was still waiting for
+it, the process exits 4.
+
+The SLO file is checked (``reports.slo``) before any load and copied into
+the folder as ``slo.yaml``; when the run ends, ``reports.gate`` judges the
+folder, writes the verdict and its reports, and the process exits with the
+verdict's code (0 READY, 1 NOT READY, 3 INCONCLUSIVE, 4 INTERRUPTED),
+whatever Locust would have chosen. A request a stopped shopper was still waiting for
 is recorded as ``cancelled`` (see ``locustfiles.adapter``), never dropped.
 
 In distributed mode (``--processes``, ``--master`` with ``--worker``s) the
 workers record and ship their windows, and this master merges them and
 alone writes the folder: see ``locustfiles.distributed``. A worker lost on
-the way makes the run ``incomplete`` (exit 3), whatever else happened.
+the way makes the run ``incomplete`` (exit 3), or, when the run was also
+interrupted, says so in the manifest's ``incomplete_reason``.
 """
 
 from __future__ import annotations
@@ -29,18 +37,21 @@ import math
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import gevent
 import locust
 import psutil
 
 from locustfiles.distributed import PAYLOAD_KEY, START, STOP, WorkerLedger, wait_for_finals
+from locustfiles.server_scrape import ScrapeLoop, redact_argv
 from profiles import plan_at
 from reports.raw_samples import RawSampleLog, sample_row
 from reports.records import record_from_event
 from reports.results_folder import SCHEMA_VERSION, ResultsFolder
 from reports.windows import WindowedRecorder
 from surgegate import exit_codes
+from surgegate.errors import BadInput, SurgegateError
 
 __all__ = ["Recording", "add_options"]
 
@@ -55,6 +66,35 @@ def add_options(parser) -> None:
                         help="name of this run's folder (default: UTC time and profile)")
     parser.add_argument("--raw-samples", action="store_true", default=False, include_in_web_ui=False,
                         help="also write one row per request to samples.csv.gz in the run's folder")
+    parser.add_argument("--slo", default="", include_in_web_ui=False,
+                        help="SLO file to judge the run by (default: the shipped slo.yaml)")
+
+
+def check_slo(options, profile, adapter) -> Path:
+    """The SLO file the run will be judged by, checked against the adapter and profile before any load.
+
+    ``--slo`` if given, else the adapter's ``default_slo``, else the shipped ``slo.yaml``.
+
+    Raises:
+        BadInput: the file is missing or wrong (one line naming file and field).
+    """
+    from reports.slo import load_slo, shipped_slo_path
+
+    given = getattr(options, "slo", "")
+    if given:
+        path = Path(given)
+    elif adapter.default_slo:
+        path = shipped_slo_path().parent / adapter.default_slo
+    else:
+        path = shipped_slo_path()
+    try:
+        load_slo(path, endpoint_names=adapter.endpoint_names or None, stages=profile.stages)
+    except BadInput as exc:
+        if given:
+            raise
+        raise BadInput(f"{exc} (no --slo given, so the default for adapter {adapter.name!r} was used: "
+                       f"give --slo FILE with objectives for this shop)") from None
+    return path
 
 
 def default_run_id(profile_name: str, now: float | None = None) -> str:
@@ -70,7 +110,7 @@ class Recording:
     """How long the master waits for workers' final reports beyond ``--stop-timeout``."""
 
     def __init__(self, environment, folder: ResultsFolder, manifest: dict, profile=None,
-                 raw_samples: bool = False) -> None:
+                 raw_samples: bool = False, endpoint_names: tuple[str, ...] = (), scraper=None) -> None:
         self.environment = environment
         self.folder = folder
         self.manifest = manifest
@@ -85,10 +125,12 @@ class Recording:
         self._incomplete: list[str] = []
         self.ledger = WorkerLedger(manifest["run_id"]) if self._distributed else None
         self.samples = RawSampleLog(folder.path) if raw_samples else None
-        self.extra_loops: list = []
-        """Callables ``(recording) -> None`` run as greenlets for the run's length (server scrapes)."""
-        self._greenlets: list = []
+        self.scraper = scraper
+        """The server-metrics scraper (``reports.server_metrics.ServerScraper``), or None."""
+        self._scrape_loop = None
         self._process = psutil.Process()
+        self.endpoint_names = endpoint_names
+        self.gate_exit_code: int | None = None
 
     # -- the run's start ---------------------------------------------------------------------------------
 
@@ -105,7 +147,9 @@ class Recording:
         self.event("start")
         self._process.cpu_percent()  # starts the measurement: each sample gives the CPU used since the last one
         self._flusher = gevent.spawn(self._flush_every_second)
-        self._greenlets = [gevent.spawn(loop, self) for loop in self.extra_loops]
+        if self.scraper is not None:
+            self._scrape_loop = ScrapeLoop(self.scraper, self.recorder.started_at_s, self.folder.append_lines,
+                                           on_write_error=self._fail_writing)
 
     def _welcome(self, worker_id: str) -> None:
         """Tell a worker when the run started (so that its windows line up with ours) and book it."""
@@ -188,9 +232,14 @@ class Recording:
 
     def _fail_writing(self, exc: OSError, *, stop_run: bool = True) -> None:
         """The folder cannot be written any more: say so once and stop the run; recording what is lost is moot."""
+        if self.write_error is not None:
+            return  # said already (the flusher and the scrape loop can both find out)
         self.write_error = f"cannot write results to {self.folder.path}: {exc.strerror or exc}"
         print(f"Error: {self.write_error}; the run is stopped and inconclusive", file=sys.stderr, flush=True)
         self.recorder = None
+        if self._scrape_loop is not None:  # it may be the caller: stop it from a greenlet of its own
+            gevent.spawn(self._scrape_loop.stop)
+            self._scrape_loop = None
         if stop_run and self.environment.runner is not None:
             gevent.spawn(self.environment.runner.quit)
 
@@ -234,13 +283,22 @@ class Recording:
     # -- the end -------------------------------------------------------------------------------------------
 
     def on_quitting(self) -> None:
-        """Locust is shutting down. Still recording means a signal (SIGTERM, Ctrl-C) cut the run short."""
+        """Locust is shutting down and about to choose its exit code: make it the verdict's.
+
+        Still recording means a signal (SIGTERM, Ctrl-C) cut the run short:
+        stop the shoppers now (their requests in flight are recorded as
+        cancelled), so that the run is written and judged before Locust
+        picks the code, which it does before stopping the runner itself.
+        """
         if self.recorder is not None:
             self._interrupted = True
-        if self.write_error is not None or self._incomplete:
+            self.environment.runner.stop()  # fires test_stop: everything is written and judged
+            if self.recorder is not None:  # the runner was not running, so no test_stop
+                self.on_test_stop()
+        if self.write_error is not None:
             self.environment.process_exit_code = exit_codes.INCONCLUSIVE
-        elif self._interrupted:
-            self.environment.process_exit_code = exit_codes.INTERRUPTED
+        elif self.gate_exit_code is not None:
+            self.environment.process_exit_code = self.gate_exit_code
 
     def on_test_stop(self) -> None:
         """The run ended: collect the workers' last reports, write what is left, the totals and the manifest."""
@@ -249,16 +307,70 @@ class Recording:
         elapsed_s = self.elapsed_s()
         if elapsed_s < self.manifest["profile"]["total_s"] - 1.0:  # stopped before the profile's end
             self._interrupted = True
-        for greenlet in [self._flusher, *self._greenlets]:
-            if greenlet is not None and greenlet is not gevent.getcurrent():
-                greenlet.kill(block=True)
+        if self._flusher is not None and self._flusher is not gevent.getcurrent():
+            self._flusher.kill(block=True)
         if self.ledger is not None:
             self._collect_finals()
+        if self._scrape_loop is not None:
+            self._scrape_loop.stop()  # one last scrape, so that the server's counters cover the whole run
+            self._scrape_loop = None
         try:
             self._write_final(elapsed_s)
         except OSError as exc:
             self._fail_writing(exc, stop_run=False)  # already stopping
         self.recorder = None
+        if self.write_error is None:
+            self._judge()
+
+    def _judge(self) -> None:
+        """Judge the folder just written: verdict, reports, console summary, and the exit code to use."""
+        from reports.gate import evaluate_folder
+
+        try:
+            result = evaluate_folder(self.folder.path, endpoint_names=self.endpoint_names or None)
+        except SurgegateError as exc:
+            print(f"Error: {exc}; the run is inconclusive", file=sys.stderr, flush=True)
+            self.gate_exit_code = exit_codes.INCONCLUSIVE
+            return
+        except Exception as exc:  # noqa: BLE001 - a bug in judging must not lose the run or show a traceback
+            log.exception("surgegate: judging the run failed")
+            print(f"Error: could not judge the run in {self.folder.path}: {type(exc).__name__}: {exc}; "
+                  f"rebuild with 'surgegate report {self.folder.path}'", file=sys.stderr, flush=True)
+            self.gate_exit_code = exit_codes.INCONCLUSIVE
+            return
+        self.gate_exit_code = result.exit_code
+        print(result.console, end="", flush=True)
+
+    def abort(self) -> int:
+        """A second signal: write what was recorded now, without waiting for shoppers or workers; the exit code.
+
+        Requests still in flight and workers' unsent reports are missing; the
+        manifest says so (``in_flight_not_awaited``). Must not yield to other
+        greenlets: it may run inside a signal handler.
+        """
+        if self.recorder is None:
+            return self.environment.process_exit_code or exit_codes.INTERRUPTED
+        self._interrupted = True
+        self.manifest["in_flight_not_awaited"] = True
+        if self._flusher is not None:
+            self._flusher.kill(block=False)
+        if self.ledger is not None:
+            for state in self.ledger.live():
+                self.ledger.mark_lost(state.worker_id, self.elapsed_s())
+                self.event("worker_lost", worker=state.worker_id, last_report_t=state.last_report_t,
+                           reason="no final report before the second interrupt")
+            self._incomplete = self.ledger.problems()
+        try:
+            self._write_final(self.elapsed_s())
+        except OSError as exc:
+            self._fail_writing(exc, stop_run=False)
+        self.recorder = None
+        if self.write_error is not None:
+            return exit_codes.INCONCLUSIVE
+        self._judge()
+        print(f"surgegate: second interrupt: results written to {self.folder.path} without waiting for requests "
+              "in flight", file=sys.stderr, flush=True)
+        return self.gate_exit_code if self.gate_exit_code is not None else exit_codes.INTERRUPTED
 
     def _collect_finals(self) -> None:
         """Ask every worker to stop and send its final report; wait for all of them (bounded)."""
@@ -278,7 +390,8 @@ class Recording:
                    "bytes": c.response_bytes, "hist": c.histogram.encode().decode("ascii")}
                   for k, c in sorted(self.recorder.totals.items())]
         self.folder.write_json("totals.json", {"schema_version": SCHEMA_VERSION, "totals": totals})
-        status = "incomplete" if self._incomplete else "interrupted" if self._interrupted else "complete"
+        # Interrupted first: the user stopped it, and exit 4 says so; what is missing is in incomplete_reason.
+        status = "interrupted" if self._interrupted else "incomplete" if self._incomplete else "complete"
         if self._incomplete:
             self.manifest["incomplete_reason"] = "; ".join(self._incomplete)
         if self.ledger is not None:
@@ -311,7 +424,7 @@ def base_manifest(run_id: str, profile, host: str, adapter_name: str) -> dict:
         "target": host,
         "adapter": adapter_name,
         "versions": {"surgegate": surgegate.__version__, "locust": locust.__version__},
-        "command_line": sys.argv,
+        "command_line": redact_argv(sys.argv),  # --pg-dsn may hold a password
         "recording": {"window_s": 1.0, "histogram": "HdrHistogram, microseconds, 1 us .. 1 h, 3 significant digits",
                       "windows_keyed_by": "completion time"},
     }

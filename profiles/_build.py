@@ -5,7 +5,7 @@ The effective plan is what Locust will be asked to play: durations after
 that depend on it are checked here, on that plan, in stage order:
 
 1. stage names are unique (SLOs and reports refer to stages by name);
-2. at most one stage is ``peak: true``;
+2. at most one stage is ``peak: true``; when none is, the first stage with the most users is the peak;
 3. every stage lasts >= 1 replay second, since Locust polls ``tick()`` once a second;
 4. the ramp rule: a stage must last at least as long as its own ramp,
    ``|users - previous users| / spawn_rate`` (0 users before the first stage).
@@ -26,6 +26,7 @@ in a later stage. Example, at ``time_scale: 0.02``::
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -99,8 +100,19 @@ def build_profile(
         peak_multiplier=scale.multiplier,
         mix=checked["mix"],
         think_time_s=checked["think_time_s"],
-        stages=tuple(stages),
+        stages=_with_a_peak(stages),
     )
+
+
+def _with_a_peak(stages: list[Stage]) -> tuple[Stage, ...]:
+    """The stages, one of them the peak: the one marked ``peak: true``, else the first with the most users.
+
+    SLOs are written against "the peak"; a profile that marks none still has one.
+    """
+    if any(stage.peak for stage in stages):
+        return tuple(stages)
+    top = max(stages, key=lambda stage: (stage.users, -stage.index))
+    return tuple(dataclasses.replace(stage, peak=True) if stage is top else stage for stage in stages)
 
 
 def _effective(index: int, raw: RawStage, real_start_s: float, scale: _Scale, checked: dict[str, Any]) -> Stage:

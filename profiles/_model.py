@@ -77,7 +77,8 @@ class Stage:
         users: target concurrent users, after ``peak_multiplier``.
         spawn_rate: users started or stopped per second on the way, after ``peak_multiplier``.
         mix: the stage's own mix, or the profile's when the stage sets none.
-        peak: whether this is the stage SLOs call "the peak" (at most one is).
+        peak: whether this is the stage SLOs call "the peak": the one marked ``peak: true``,
+            else the first with the most users (exactly one is).
     """
 
     index: int

@@ -11,7 +11,11 @@ Optionally it rate-limits checkout with a token bucket (nginx's ``limit_req``
 with ``burst`` and ``nodelay``): a request that finds the bucket empty gets
 **429** with ``Retry-After`` at once and never reaches the app.
 
-Metrics (registry of its own, at ``/metrics`` on the gateway):
+Metrics (registry of its own, at ``/metrics`` on the gateway; the app's own,
+read from the app when asked, at ``/metrics/app``, so that a load generator
+needs only the shop's URL). Both are monitoring, not shop traffic: they are
+answered whatever the rate limit, and counted under ``endpoint="/metrics"``
+only (a 502 when the app's could not be read is not an upstream error):
 
 =================================================  =========  ===========================================
 shop_gateway_responses_total{endpoint,method,status}  counter  responses the gateway sent
@@ -45,6 +49,11 @@ _HOP_BY_HOP = frozenset({
     b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te", b"trailers",
     b"transfer-encoding", b"upgrade", b"host", b"content-length",
 })
+_METRICS = "/metrics"
+_APP_METRICS_PATH = "/metrics/app"
+_APP_METRICS_TIMEOUT_S = 5.0
+"""How long the gateway waits for the app's metrics: the app serves them on its event loop, in milliseconds
+even when every worker thread is busy; a scraper gives up sooner anyway (0.8 x its interval)."""
 _LATE_READ_TIMEOUT_S = 300.0
 """How long the gateway keeps reading an answer it already gave up on: far
 beyond any pool timeout or payment latency the stub can be given."""
@@ -124,7 +133,8 @@ class Gateway:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return
-        endpoint, method = endpoint_of(scope["path"]), scope["method"]
+        path, method = scope["path"], scope["method"]
+        endpoint = _METRICS if path == _APP_METRICS_PATH else endpoint_of(path)
         started = time.perf_counter()
         status = 500
         self.metrics.in_flight.inc()
@@ -138,8 +148,10 @@ class Gateway:
             self.metrics.duration.labels(endpoint, method).observe(time.perf_counter() - started)
 
     async def _answer(self, scope, receive, endpoint: str) -> tuple[int, list, bytes]:
-        if scope["path"] == "/metrics":
+        if scope["path"] == _METRICS:
             return 200, [(b"content-type", CONTENT_TYPE_LATEST.encode())], generate_latest(self.metrics.registry)
+        if scope["path"] == _APP_METRICS_PATH:
+            return await self._app_metrics(scope)
         if endpoint == "/checkout" and self.bucket is not None:
             wait_s = self.bucket.take()
             if wait_s > 0:
@@ -167,6 +179,15 @@ class Gateway:
             upstream.add_done_callback(lambda task: self._late_done(task, endpoint))
             return _json(504, b'{"error":"gateway_timeout","detail":"the app did not answer in time"}')
         return response
+
+    async def _app_metrics(self, scope) -> tuple[int, list, bytes]:
+        """The app's ``/metrics``, read now; 502 when it cannot be read within ``_APP_METRICS_TIMEOUT_S``."""
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _HOP_BY_HOP]
+        url = URL(self.upstream_url + _METRICS)
+        try:
+            return await asyncio.wait_for(self._forward(scope["method"], url, headers, b""), _APP_METRICS_TIMEOUT_S)
+        except (aiohttp.ClientError, TimeoutError):
+            return _json(502, b'{"error":"bad_gateway","detail":"the app\'s metrics could not be read"}')
 
     async def _forward(self, method: str, url: URL, headers: list, body: bytes) -> tuple[int, list, bytes]:
         """Send the request to the app and read its whole answer."""

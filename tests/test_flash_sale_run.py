@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from locustfiles.adapter import StubShopAdapter
+from locustfiles.example_adapter import ExampleRestAdapter
 from tests._locust import REPO, SHORT_PROFILE, assert_reconciled, run_locust
 from tests.fake_rest_shop import FakeRestShop
 
@@ -29,6 +31,7 @@ def test_headless_run_plays_profile_stops_by_itself_and_counts_match_the_stub(st
                      "--only-summary", json_file=tmp_path / "stats.json")
     assert run.code in (0, 1), run.stderr[-3000:]  # 1 only for cancelled requests
     assert set(run.requests) == STUB_ENDPOINTS
+    assert {name for _, name in STUB_ENDPOINTS} == set(StubShopAdapter.endpoint_names)  # what SLOs are checked against
     assert all(n > 0 for n in run.requests.values()), run.requests
     assert sum(run.failures.values()) == sum(run.cancelled().values()), run.stdout[-3000:]
     assert run.requests == run.all()  # Locust and surgegate count the same requests
@@ -49,7 +52,7 @@ def test_example_adapter_drives_a_differently_shaped_shop_with_its_token(tmp_pat
     assert run.code in (0, 1), run.stderr[-3000:]  # 1 only for cancelled requests
     assert sum(run.failures.values()) == sum(run.cancelled().values())
     assert_reconciled(run, dict(shop.seen))
-    assert {name for _, name in run.requests} == {
+    assert {name for _, name in run.requests} == set(ExampleRestAdapter.endpoint_names) == {
         "/api/v2/items", "/api/v2/items?query", "/api/v2/items/[sku]", "/api/v2/promotions/current",
         "/api/v2/baskets", "/api/v2/baskets/[token]/lines/[sku]", "/api/v2/baskets/[token]", "/api/v2/orders"}
     assert set(shop.auth) == {f"Bearer {token}"}
@@ -80,8 +83,9 @@ def test_ramp_down_happens_on_time_even_with_a_stop_timeout(start_stub, tmp_path
 
     stub = start_stub("fixed")
     run = run_locust("--headless", "--profile", str(REPO / "tests" / "data" / "rampdown.yaml"), "--host", stub.url,
-                     "--stop-timeout", "30", "--only-summary", json_file=tmp_path / "stats.json")
-    assert run.code in (0, 1), run.stderr[-3000:]
+                     "--stop-timeout", "30", "--only-summary", "--slo", str(REPO / "tests" / "data" / "slo-errors.yaml"),
+                     json_file=tmp_path / "stats.json")
+    assert run.code == 0, run.stdout[-3000:] + run.stderr[-3000:]  # READY: no error (cancelled ones are apart)
     with open(tmp_path / "stats_stats_history.csv", newline="") as f:
         history = [(int(row["Timestamp"]), int(row["User Count"])) for row in csv.DictReader(f)
                    if row["Name"] == "Aggregated"]

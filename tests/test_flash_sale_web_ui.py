@@ -56,6 +56,10 @@ def test_web_ui_offers_profiles_and_swarm_follows_the_shape(start_stub, tmp_path
                                                       "surge_profile": str(SHORT_PROFILE), "time_scale": "",
                                                       "peak_multiplier": "1"}, timeout=10).json()
         assert started["success"] is True, started
+        again = session().post(web + "/swarm", data={"user_count": 1, "spawn_rate": 1, "host": stub.url,
+                                                    "surge_profile": "spike"}, timeout=10).json()
+        assert again == {"success": False, "host": stub.url,
+                         "message": "a run is in progress: stop it before starting another"}
         seen, deadline = [], time.monotonic() + 40
         while time.monotonic() < deadline:
             stats = session().get(web + "/stats/requests", timeout=5).json()
@@ -72,6 +76,8 @@ def test_web_ui_offers_profiles_and_swarm_follows_the_shape(start_stub, tmp_path
         (run_folder,) = tmp_path.iterdir()  # one folder for the one swarm
         manifest = json.loads((run_folder / "manifest.json").read_text())
         assert (manifest["profile"]["name"], manifest["status"]) == ("short", "complete")
+        verdict = json.loads((run_folder / "verdict.json").read_text())  # judged when the shape ended it
+        assert verdict["run"]["run_id"] == run_folder.name and verdict["verdict"] in ("READY", "NOT_READY")
         assert stub.scrape_gateway().total("shop_gateway_responses_total", endpoint="/checkout") > 0
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -505,3 +505,13 @@ def test_profile_shape_ticks_from_run_time(write) -> None:
         "None",
         "ProfileShape.profile is not set; assign load_profile(...) to it in an init listener",
     ]
+
+
+def test_a_profile_that_marks_no_peak_has_its_busiest_stage_as_the_peak(tmp_path):
+    """No stage marked peak: the first stage with the most users is the peak, so SLOs about 'the peak' apply."""
+    path = tmp_path / "p.yaml"
+    path.write_text("name: p\nmix: {browser: 1}\nstages:\n"
+                    "  - {name: a, duration: 5s, users: 10, spawn_rate: 10}\n"
+                    "  - {name: b, duration: 5s, users: 30, spawn_rate: 10}\n"
+                    "  - {name: c, duration: 5s, users: 30, spawn_rate: 10}\n")
+    assert [s.peak for s in load_profile(str(path)).stages] == [False, True, False]

@@ -168,6 +168,10 @@ def test_interrupted_run_is_written_marked_and_accounted_for(start_stub, tmp_pat
     folder = ResultsFolder(tmp_path / "cut")
     manifest = folder.read_json("manifest.json")
     assert manifest["status"] == "interrupted"
+    verdict = folder.read_json("verdict.json")  # judged all the same, and said so
+    assert verdict["verdict"] == "INTERRUPTED" and verdict["exit_code"] == 4
+    assert "surgegate: INTERRUPTED (exit 4)" in output and "Traceback" not in output
+    assert all((folder.path / name).exists() for name in ("junit.xml", "summary.md", "analysis.json"))
     rows = folder.read_json("totals.json")["totals"]
     answered = _by_endpoint(rows, {"ok", "status", "rate_limited", "check_failed"})
     cancelled = _by_endpoint(rows, {"cancelled"})

@@ -118,3 +118,55 @@ def test_worker_lost_mid_run_marks_the_run_incomplete(start_stub, tmp_path):
     # What was recorded is still true: never more than the stub answered.
     answered = json.loads((folder.path / "totals.json").read_text())["totals"]
     assert sum(r["count"] for r in answered if r["status"]) <= sum(stub_answers(stub).values())
+
+
+def test_ctrl_c_to_the_process_group_of_a_processes_run_loses_nothing(start_stub, tmp_path):
+    """Ctrl-C in a terminal reaches the master and every --processes worker: exit 4, each worker's final
+    report still arrives, and the counts reconcile with the stub's."""
+    import os
+
+    stub = start_stub("incident")
+    proc = subprocess.Popen(locust_command("--headless", "--processes", "2", "--profile", "spike", "--host", stub.url,
+                                           "--results-dir", str(tmp_path), "--run-id", "ctrlc", "--only-summary"),
+                            cwd=REPO, env=locust_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    try:
+        _wait_for(lambda: stub.scrape_gateway().total("shop_gateway_responses_total") >= 80)
+        os.killpg(proc.pid, signal.SIGINT)
+        output = proc.communicate(timeout=120)[0]
+    finally:
+        _stop_all([proc])
+    assert proc.returncode == 4, output[-3000:]
+    folder = ResultsFolder(tmp_path / "ctrlc")
+    manifest = folder.read_json("manifest.json")
+    assert manifest["status"] == "interrupted" and "incomplete_reason" not in manifest, manifest
+    assert len(manifest["workers"]) == 2 and all(w["final_report"] for w in manifest["workers"])
+    assert all(w["requests_received"] == w["requests_recorded"] for w in manifest["workers"])
+    assert_folder_reconciled(folder.path, stub_answers(stub))
+
+
+def test_a_second_signal_exits_at_once_and_writes_what_was_recorded(start_stub, tmp_path):
+    """A worker frozen, the master asked to stop waits for it; a second SIGTERM writes everything now and exits 4."""
+    stub = start_stub("fixed")
+    master, workers = _master_and_workers(stub.url, tmp_path, "twice")
+    try:
+        _wait_for(lambda: stub.scrape_gateway().total("shop_gateway_responses_total") >= 60)
+        time.sleep(3.5)  # a report from each worker
+        workers[0].send_signal(signal.SIGSTOP)
+        master.send_signal(signal.SIGTERM)
+        time.sleep(3)
+        assert master.poll() is None  # still waiting for the frozen worker
+        master.send_signal(signal.SIGTERM)
+        output = master.communicate(timeout=20)[0]
+    finally:
+        workers[0].send_signal(signal.SIGCONT)
+        _stop_all([master, *workers])
+    assert master.returncode == 4, output[-3000:]
+    assert "Traceback" not in output
+    folder = ResultsFolder(tmp_path / "twice")
+    manifest = folder.read_json("manifest.json")  # whole: written atomically
+    assert manifest["status"] == "interrupted" and manifest["in_flight_not_awaited"] is True
+    assert "lost" in manifest["incomplete_reason"]
+    assert folder.read_json("verdict.json")["verdict"] == "INTERRUPTED"
+    windows = folder.read_lines("windows.jsonl")
+    assert sum(w["count"] for w in windows) == manifest["totals"]["requests"] > 0
