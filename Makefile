@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test venv clean
+.PHONY: demo test bench venv clean
 
 venv: $(STAMP)
 
@@ -22,6 +22,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Benchmarks (never part of `make test`; each has a --smoke mode that the tests run).
+bench: $(STAMP)
+	$(BIN)/python benchmarks/recorder_memory.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
