@@ -244,8 +244,9 @@ class _Judgement:
                   f"{int(starts[-1]) - end} s after stage {stage.name} ended")
         if failing[np.flatnonzero(judged)[-1]]:
             index = int(np.flatnonzero(failing)[-1])
-            observed_text = (f"not under {bound} by {int(starts[index]) - end} s after stage {stage.name} "
-                             f"(still {format_value(float(values[index]), '%')})")
+            window_from = int(starts[index]) - end
+            observed_text = (f"not back under {bound}: still {format_value(float(values[index]), '%')} in the "
+                             f"{length} s from {window_from} s after stage {stage.name} ended")
             first_bad = int(np.flatnonzero(failing)[0])
             point = self.point(int(starts[first_bad]), length, float(values[first_bad]))
             return replace(self.base, status="fail", observed=None, observed_text=observed_text, detail=detail,
@@ -257,7 +258,7 @@ class _Judgement:
         seconds = recovered - end
         status = "pass" if seconds <= recovery.within_s else "fail"
         return replace(self.base, status=status, observed=float(seconds),
-                       observed_text=f"under {bound} from {seconds} s after stage {stage.name}", detail=detail,
+                       observed_text=f"back under {bound} {seconds} s after stage {stage.name} ended", detail=detail,
                        requests=requests, windows_judged=int(judged.sum()), windows_failed=int(failing.sum()))
 
 

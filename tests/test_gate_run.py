@@ -108,3 +108,35 @@ def test_slo_naming_a_stage_the_profile_lacks_is_bad_input(start_stub, tmp_path)
     (line,) = [line for line in run.stderr.splitlines() if line.startswith("Error:")]
     assert line.startswith(f"Error: {slo}: objectives[0].scope.stage: ") and "'opening'" in line
     assert stub_answers(stub) == {}
+
+
+def test_a_crashed_run_leaves_a_readable_folder_judged_inconclusive(start_stub, tmp_path):
+    """Locust killed outright (SIGKILL) mid-run: every line written so far reads back, the manifest still says
+    running, and `surgegate report` calls the run INCONCLUSIVE (exit 3) instead of judging half a run."""
+    import signal
+    import time
+
+    from tests._locust import locust_command, locust_env
+
+    stub = start_stub("fixed")
+    proc = subprocess.Popen(locust_command("--headless", "--profile", str(SURGE), "--host", stub.url,
+                                           "--results-dir", str(tmp_path), "--run-id", "crash", "--only-summary"),
+                            cwd=REPO, env=locust_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "crash" / "windows.jsonl").exists() or \
+                stub.scrape_gateway().total("shop_gateway_responses_total") < 100:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    folder = ResultsFolder(tmp_path / "crash")
+    assert folder.read_json("manifest.json")["status"] == "running"
+    windows = folder.read_lines("windows.jsonl")
+    assert windows and sum(w["count"] for w in windows) <= sum(stub_answers(stub).values())
+    report = _report(folder.path)
+    assert report.returncode == 3, report.stdout + report.stderr
+    verdict = folder.read_json("verdict.json")
+    assert verdict["verdict"] == "INCONCLUSIVE"
+    assert [c["ok"] for c in verdict["checks"] if c["name"] == "results complete"] == [False]

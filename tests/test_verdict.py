@@ -122,7 +122,7 @@ def test_recovery_within_the_time_passes(tmp_path):
     """Errors until 46 s, the peak ending at 40 s: the first clean 5 s window starts at 47, 7 s after."""
     result = verdict_of(recovery_folder(tmp_path, failing_until=46), RECOVERY).objectives[0]
     assert (result.status, result.observed, result.bound, result.unit) == ("pass", 7.0, 10.0, "s")
-    assert result.observed_text == "under 1% from 7 s after stage peak"
+    assert result.observed_text == "back under 1% 7 s after stage peak ended"
 
 
 def test_recovery_counts_from_the_last_relapse(tmp_path):
@@ -135,7 +135,7 @@ def test_recovery_too_late_fails_with_where(tmp_path):
     """Errors until 55 s: the last window judged (50-55 s, 10 s after the peak) still fails."""
     result = verdict_of(recovery_folder(tmp_path, failing_until=55), RECOVERY).objectives[0]
     assert (result.status, result.observed) == ("fail", None)
-    assert result.observed_text == "not under 1% by 10 s after stage peak (still 100%)"
+    assert result.observed_text == "not back under 1%: still 100% in the 5 s from 10 s after stage peak ended"
     assert (result.first_failure.window_start_s, result.first_failure.stage) == (40, "cool")  # first after the peak
 
 
