@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m target_stub.demo
+	$(BIN)/surgegate demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

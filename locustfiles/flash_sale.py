@@ -31,6 +31,7 @@ from locust.exception import StopUser
 from locust.user.users import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUST_STATE_WAITING
 
 from locustfiles.journeys import JOURNEYS, SNIPER_RETRY_S, Visit
+from locustfiles.live_view import LiveView
 from locustfiles import distributed, recording, server_scrape
 from locustfiles.progress import Progress
 from locustfiles.run_context import ADAPTERS, RunContext, build_context
@@ -133,6 +134,7 @@ def _on_init(environment, **_kwargs) -> None:
         Progress(environment, lambda: _context)
     if environment.web_ui is not None:
         _guard_web_swarm(environment)
+        LiveView(environment, lambda: _recording).install()
 
 
 _signals_received = 0

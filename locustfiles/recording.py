@@ -131,6 +131,9 @@ class Recording:
         self._process = psutil.Process()
         self.endpoint_names = endpoint_names
         self.gate_exit_code: int | None = None
+        self.verdict_line = ""
+        """Once judged: e.g. ``NOT READY (exit 1)``, for the live view."""
+        self.report_path = None
 
     # -- the run's start ---------------------------------------------------------------------------------
 
@@ -339,6 +342,9 @@ class Recording:
             self.gate_exit_code = exit_codes.INCONCLUSIVE
             return
         self.gate_exit_code = result.exit_code
+        self.verdict_line = f"{result.verdict.verdict.replace('_', ' ')} (exit {result.exit_code})"
+        html = self.folder.path / "report.html"
+        self.report_path = html if html.exists() else self.folder.path / "summary.md"
         print(result.console, end="", flush=True)
 
     def abort(self) -> int:

@@ -1,13 +1,17 @@
 """The ``surgegate`` command: judge and compare results folders after a run.
 
     surgegate report DIR [--slo FILE]
-        Rebuild analysis.json, verdict.json, junit.xml and summary.md in DIR from the folder alone,
+        Rebuild analysis.json, verdict.json, junit.xml, summary.md and report.html in DIR from the folder alone,
         print the summary, and exit with the verdict's code (0 READY, 1 NOT READY, 3 INCONCLUSIVE,
         4 INTERRUPTED). The SLOs are FILE, else DIR/slo.yaml, else the shipped slo.yaml.
-    surgegate compare BASE CURRENT [--tolerance PCT] [--slo FILE]
+    surgegate compare BASE CURRENT [--tolerance PCT] [--slo FILE] [--html FILE]
         Judge both runs by the same SLOs (FILE, else CURRENT/slo.yaml, else the shipped one), print
         what changed per objective and endpoint, and exit 1 when CURRENT is worse than BASE beyond
-        the tolerance on any of them, else 0.
+        the tolerance on any of them, else 0. --html also writes CURRENT's readiness report with a
+        before/after section against BASE to FILE (the run folders are not touched).
+    surgegate demo [--profile NAME|FILE] [--time-scale X] [--results-dir DIR]
+        ``make demo``: July 15 replayed against the stub's incident and fixed presets, judged and
+        compared (see ``surgegate.demo``).
     surgegate --version
 
 Bad input (a missing folder, not a results folder, an unreadable file, a bad SLO file, bad
@@ -31,7 +35,7 @@ from surgegate.errors import BadInput, SurgegateError
 
 __all__ = ["main", "build_parser"]
 
-_COMMANDS = ("report", "compare")
+_COMMANDS = ("report", "compare", "demo")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -66,11 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="rebuild a run's verdict and reports from its results folder")
     report.add_argument("folder", metavar="DIR", help="the run's results folder")
     report.add_argument("--slo", metavar="FILE", help="SLO file (default: DIR/slo.yaml, else the shipped slo.yaml)")
+    demo = commands.add_parser("demo", help="July 15 against the stub, before and after the fixes (make demo)")
+    demo.add_argument("--profile", default="july15", help="the profile to replay (default: july15, 198 s)")
+    demo.add_argument("--time-scale", default="", help="override the profile's time scale")
+    demo.add_argument("--results-dir", default="results", help="where the run folders go (default: results)")
     compare = commands.add_parser("compare", help="what changed between two runs; exit 1 when CURRENT is worse")
     compare.add_argument("base", metavar="BASE", help="the baseline run's results folder")
     compare.add_argument("current", metavar="CURRENT", help="the run to check against it")
     compare.add_argument("--tolerance", metavar="PCT", type=_tolerance, default=10.0,
                          help="how much worse than BASE a metric may get, in percent of BASE's value (default 10)")
+    compare.add_argument("--html", metavar="FILE",
+                         help="also write CURRENT's readiness report, with before/after against BASE, to FILE")
     compare.add_argument("--slo", metavar="FILE",
                          help="SLO file for both runs (default: CURRENT/slo.yaml, else the shipped slo.yaml)")
     return parser
@@ -82,6 +92,19 @@ def _report(args: argparse.Namespace) -> int:
     result = evaluate_folder(args.folder, args.slo)
     sys.stdout.write(result.console)
     return result.exit_code
+
+
+def _write_html_comparison(path: Path, base: tuple, current: tuple, tolerance_pct: float) -> None:
+    """``compare --html FILE``: the current run's report with before/after, written whole (temporary file, rename)."""
+    from reports.render_html import render_html
+    from reports.results_folder import ResultsFolder
+
+    (analysis, verdict) = current
+    text = render_html(verdict, analysis, baseline=base, tolerance_pct=tolerance_pct)
+    try:
+        ResultsFolder(path.parent).write_text(path.name, text)
+    except OSError as error:
+        raise BadInput(f"--html: cannot write {path}: {error.strerror or error}") from None
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -100,7 +123,11 @@ def _compare(args: argparse.Namespace) -> int:
         analysis = analyse_folder(folder)
         runs.append((analysis, judge(analysis, slos)))
     comparison = compare_runs(runs[0], runs[1], args.tolerance)
+    if args.html:
+        _write_html_comparison(Path(args.html), runs[0], runs[1], args.tolerance)
     sys.stdout.write(render_comparison(comparison))
+    if args.html:
+        sys.stdout.write(f"report: {args.html}\n")
     return exit_codes.NOT_READY if comparison.worse else exit_codes.READY
 
 
@@ -108,6 +135,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code (the console script exits with it)."""
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "demo":
+            from surgegate import demo
+
+            return demo.run(args)
         return _report(args) if args.command == "report" else _compare(args)
     except SurgegateError as error:
         print(f"Error: {error}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""``make demo`` (for now): July 15 in the stub's own numbers, then the fixes.
+"""``python -m target_stub.demo``: July 15 in the stub's own numbers, then the fixes, in seconds.
 
 For each of the ``incident`` and ``fixed`` presets: start the stub on a free
 loopback port, prepare one cart per shopper, send every checkout at once while
@@ -6,7 +6,8 @@ a prober browses the catalogue, and print what the stub's own metrics show:
 504s at the gateway, the pool in use and the requests waiting for it, pool
 timeouts, answers the app finished after the gateway had given up.
 
-The Locust surge replay and the readiness report replace this once they land.
+No Locust, no verdict: a quick look at the stub itself. ``make demo``
+(``surgegate.demo``) is the full replay, judged.
 """
 
 from __future__ import annotations

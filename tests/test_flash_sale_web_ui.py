@@ -46,6 +46,7 @@ def test_web_ui_offers_profiles_and_swarm_follows_the_shape(start_stub, tmp_path
         profile_field = args["extra_options"]["surge_profile"]
         assert profile_field["choices"] == ["july15", "soak", "spike", "step"]
         assert profile_field["default_value"] == "july15"
+        assert args["extended_tabs"] == [{"title": "surgegate", "key": "surgegate"}]
 
         refused = session().post(web + "/swarm", data={"user_count": 1, "spawn_rate": 1, "host": stub.url,
                                                       "surge_profile": "nope"}, timeout=10).json()
@@ -60,13 +61,27 @@ def test_web_ui_offers_profiles_and_swarm_follows_the_shape(start_stub, tmp_path
                                                     "surge_profile": "spike"}, timeout=10).json()
         assert again == {"success": False, "host": stub.url,
                          "message": "a run is in progress: stop it before starting another"}
-        seen, deadline = [], time.monotonic() + 40
+        seen, tab, deadline = [], [], time.monotonic() + 40
         while time.monotonic() < deadline:
             stats = session().get(web + "/stats/requests", timeout=5).json()
             seen.append((stats["state"], stats["user_count"]))
+            tab.append({row["item"]: row for ext in stats.get("extended_stats", []) if ext["key"] == "surgegate"
+                        for row in ext["data"]})
             if stats["state"] == "stopped":
                 break
             time.sleep(0.25)
+        # The surgegate tab: the stage and load as the run goes, the objectives judged live, then the verdict.
+        assert any(rows.get("stage", {}).get("status") == "peak (2/3)" for rows in tab), tab[-1]
+        assert any("24 planned" in rows.get("load", {}).get("observed", "") for rows in tab)
+        assert any(rows.get("overall-error-rate", {}).get("status") in ("holding", "BREACHED") for rows in tab)
+        deadline = time.monotonic() + 20
+        while "verdict" not in tab[-1] and time.monotonic() < deadline:
+            stats = session().get(web + "/stats/requests", timeout=5).json()
+            tab.append({row["item"]: row for ext in stats["extended_stats"] if ext["key"] == "surgegate"
+                        for row in ext["data"]})
+            time.sleep(0.25)
+        assert tab[-1]["verdict"]["status"] in ("READY (exit 0)", "NOT READY (exit 1)"), tab[-1]
+        assert tab[-1]["verdict"]["observed"].startswith(f"report: {tmp_path}/")
         counts = [c for _, c in seen]
         assert 8 in counts and 24 in counts and max(counts) == 24, seen
         assert counts.index(24) > counts.index(8)
