@@ -277,7 +277,9 @@ class _PrometheusSource:
                     redirect = " (redirects are not followed)" if 300 <= response.status_code < 400 else ""
                     raise ScrapeError(f"HTTP {response.status_code}{redirect}")
                 body = bytearray()
-                for chunk in response.iter_content(65536):
+                # read1 returns what has arrived (iter_content would wait for 64 kB or the end, so a server
+                # dripping its body would hold the scrape far past the deadline checked between reads).
+                while chunk := response.raw.read1(65536, decode_content=True):
                     body += chunk
                     if len(body) > _MAX_BODY_BYTES:
                         raise ScrapeError(f"body over {_MAX_BODY_BYTES // 2**20} MB")

@@ -653,3 +653,39 @@ def test_a_flash_sale_run_writes_server_metrics(start_stub, tmp_path):
     seen = stub.scrape_gateway()["shop_gateway_responses_total"]
     shop = {k: v for k, v in seen.items() if dict(k)["endpoint"] != "/metrics"}
     assert {k: v for k, v in final.items() if dict(k)["endpoint"] != "/metrics"} == shop
+
+
+def test_a_server_dripping_its_body_cannot_hold_a_scrape_past_its_timeout():
+    """One byte every 0.3 s: the scrape gives up at its deadline (0.8 s), long before the body ends (12 s)."""
+    from reports.server_metrics import _PrometheusSource
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    stop, sent = threading.Event(), []
+
+    def drip() -> None:
+        conn, _ = server.accept()
+        conn.recv(4096)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 40\r\n\r\n")
+        try:
+            for _ in range(40):
+                if stop.wait(0.3):
+                    break
+                conn.sendall(b"#")
+                sent.append(1)
+        except OSError:
+            pass
+        conn.close()
+
+    thread = threading.Thread(target=drip, daemon=True)
+    thread.start()
+    source = _PrometheusSource("drip", f"http://127.0.0.1:{server.getsockname()[1]}/metrics", 0.8)
+    with pytest.raises(sm.ScrapeError, match=r"^timed out after 0.8 s$"):
+        source.collect(sm.KeepList(sm.DEFAULT_KEEP))
+    bytes_sent_when_it_gave_up = len(sent)
+    stop.set()
+    thread.join(timeout=30)
+    source.close()
+    server.close()
+    assert bytes_sent_when_it_gave_up < 40  # it did not wait for the whole body
