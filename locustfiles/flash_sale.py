@@ -170,6 +170,9 @@ def _start_recording(environment, options, context: RunContext, run_id: str = ""
     scraper = server_scrape.from_options(options, context.host, context.adapter)
     run_id = run_id or recording.default_run_id(context.profile.name)
     folder = ResultsFolder.create(options.results_dir, run_id)
+    if folder.path.name != run_id:
+        log.warning("surgegate: --run-id %r has characters a folder name cannot have: the run goes to %s",
+                    run_id, folder.path)
     folder.write_text("slo.yaml", slo_path.read_text(encoding="utf-8"))  # judged by this copy, then and later
     manifest = recording.base_manifest(folder.path.name, context.profile, context.host, context.adapter.name)
     manifest["slo"] = {"source": str(slo_path), "copy": "slo.yaml"}

@@ -8,9 +8,12 @@ compared metric by metric:
   requests per second (higher is better).
 
 A metric is *worse* when it moved the wrong way by more than ``tolerance_pct`` percent of the
-base value and by more than the metric's noise floor (``FLOORS``: 1 ms, 0.1 percentage point,
-0.1 req/s, 1 s), so that 0 errors -> 1 error in 20,000 is not a regression at any tolerance but
-2 ms -> 40 ms is. An objective that passed in the base and does not now is worse whatever the
+base value and by more than the metric's noise floor (``FLOORS``: 10 ms, 0.1 percentage point,
+0.1 req/s, 1 s), so that 0 errors -> 1 error in 20,000 is not a regression at any tolerance, nor
+a p95 of 6 ms -> 12 ms (two runs of the same build on a shared machine differ that much), but
+40 ms -> 250 ms is. An endpoint's percentile is compared only when both runs have enough of its
+requests to estimate it (``MIN_REQUESTS``: 20 for p50, 200 for p95, 1,000 for p99); otherwise it
+is listed with a note and not judged. An objective that passed in the base and does not now is worse whatever the
 numbers; an objective or endpoint in only one run is listed, not judged. Throughput depends on
 the load offered, so a comparison of runs of different profiles says so in its notes.
 """
@@ -24,9 +27,10 @@ from reports.objectives import format_value
 from reports.safe_text import visible
 from reports.verdict import Verdict
 
-__all__ = ["Change", "Comparison", "compare_runs", "render_comparison", "FLOORS"]
+__all__ = ["Change", "Comparison", "compare_runs", "render_comparison", "FLOORS", "MIN_REQUESTS"]
 
-FLOORS = {"ms": 1.0, "%": 0.1, "req/s": 0.1, "s": 1.0, "arrivals": 1.0}
+FLOORS = {"ms": 10.0, "%": 0.1, "req/s": 0.1, "s": 1.0, "arrivals": 1.0}
+MIN_REQUESTS = {"p50": 20, "p95": 200, "p99": 1000}
 _ENDPOINT_METRICS = (("error rate", "%", "lower"), ("p50", "ms", "lower"), ("p95", "ms", "lower"),
                      ("p99", "ms", "lower"), ("ok/s", "req/s", "higher"))
 
@@ -104,9 +108,12 @@ def compare_runs(base: tuple[Analysis, Verdict], current: tuple[Analysis, Verdic
         for metric, unit, better in _ENDPOINT_METRICS:
             after = _endpoint_value(entry["run"], metric)
             before = None if old is None else _endpoint_value(old, metric)
+            note, judged = ("only in current", False) if old is None else ("", True)
+            fewest = min(entry["run"]["requests"], old["requests"]) if old is not None else 0
+            if judged and fewest < MIN_REQUESTS.get(metric, 0):
+                note, judged = f"not judged: {fewest} requests, {MIN_REQUESTS[metric]} needed for {metric}", False
             endpoints.append(Change(entry["endpoint"], metric, unit, before, after, better,
-                                    _is_worse(before, after, unit, better, tolerance_pct),
-                                    "only in current" if old is None else ""))
+                                    judged and _is_worse(before, after, unit, better, tolerance_pct), note))
     endpoints += [Change(name, "requests", "requests", float(stats["requests"]), None, "higher", False,
                          "only in base") for name, stats in old_endpoints.items()]
     notes = []

@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     outcome = exit_codes.READY
     for number, (preset, what, expected) in enumerate(PRESETS, start=1):
         _say(f"== {number}/{len(PRESETS)}  preset {preset}: {what}")
-        with StubProcess(preset).start() as stub:
+        with StubProcess(preset) as stub:
             _say(f"   stub at {stub.url}; {note}")
             started = time.monotonic()
             run_id = f"demo-{stamp}-{preset}"

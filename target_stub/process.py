@@ -47,6 +47,9 @@ class StubProcess:
         self._readers: list[threading.Thread] = []
 
     def start(self) -> StubProcess:
+        """Start the stub and wait until it listens (``with StubProcess(...)`` starts it too: not both)."""
+        if self.proc is not None:
+            raise RuntimeError("this StubProcess was already started; a second start would orphan the first")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         ready = threading.Event()
