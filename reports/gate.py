@@ -6,7 +6,9 @@ from the folder alone:
 
     <folder>/slo.yaml (or --slo FILE, or the shipped slo.yaml)
         -> analysis (reports.analysis)   -> analysis.json
-        -> verdict  (reports.verdict)    -> verdict.json, junit.xml, summary.md, console text
+        -> verdict  (reports.verdict)    -> verdict.json, junit.xml, summary.md, report.html, console text
+        -> capacity (reports.capacity) and diagnosis (reports.diagnosis, over server_metrics.jsonl):
+           shown in verdict.json, junit.xml, summary.md and the console text; they never change the verdict
 
 Each file is written whole: to a temporary file in the folder, then renamed over the old one,
 so a reader (a CI step, a second ``surgegate report``) never sees half of one. ``summary.md`` is
@@ -24,19 +26,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reports.analysis import Analysis, analyse_folder
+from reports.capacity import Capacity, assess_capacity
+from reports.diagnosis import Diagnosis, diagnose
+from reports.expected_peak import JULY15_PEAK, ExpectedPeak, check_expected_peak
+from reports.metric_names import load_metric_names
 from reports.render_console import render_console
+from reports.render_html import render_html
 from reports.render_json import render_json
 from reports.render_junit import render_junit
 from reports.render_markdown import render_markdown
 from reports.results_folder import ResultsFolder
 from reports.safe_text import visible
+from reports.server_series import ServerSeries
 from reports.slo import SloSet, load_slo, shipped_slo_path
 from reports.verdict import Verdict, judge
 from surgegate.errors import BadInput
 
 __all__ = ["GateResult", "evaluate_folder", "resolve_slo_path", "OUTPUTS"]
 
-OUTPUTS = ("analysis.json", "verdict.json", "junit.xml", "summary.md")
+OUTPUTS = ("analysis.json", "verdict.json", "junit.xml", "summary.md", "report.html")
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,8 @@ class GateResult:
     written: tuple[Path, ...]
     console: str
     analysis: Analysis
+    capacity: Capacity | None = None
+    diagnosis: Diagnosis | None = None
 
 
 def resolve_slo_path(folder: str | os.PathLike, slo_path: str | os.PathLike | None = None) -> Path:
@@ -67,7 +77,9 @@ def resolve_slo_path(folder: str | os.PathLike, slo_path: str | os.PathLike | No
 
 def evaluate_folder(path: str | os.PathLike, slo_path: str | os.PathLike | None = None, *,
                     endpoint_names: Collection[str] | None = None,
-                    environ: Mapping[str, str] | None = None) -> GateResult:
+                    environ: Mapping[str, str] | None = None, expected_peak: ExpectedPeak | None = None,
+                    metric_names: str | os.PathLike | None = None,
+                    out: str | os.PathLike | None = None) -> GateResult:
     """Analyse the folder, judge it, write its reports, and say how to exit.
 
     Args:
@@ -75,28 +87,49 @@ def evaluate_folder(path: str | os.PathLike, slo_path: str | os.PathLike | None 
         slo_path: the SLO file; default ``<path>/slo.yaml``, else the shipped ``slo.yaml``.
         endpoint_names: the adapter's request names, to reject patterns that match none (see ``load_slo``).
         environ: where ``GITHUB_STEP_SUMMARY`` is looked up (default ``os.environ``).
+        expected_peak: what capacity is compared with (default: the July 15 peak; see ``reports.expected_peak``).
+        metric_names: a YAML file mapping server metric names to signals (``reports.metric_names``), tried
+            before the shipped names.
+        out: where the outputs go (default: the folder itself); re-judging with other SLOs, another
+            expected peak or other metric names writes elsewhere, so the run's own verdict stays.
 
     Raises:
         BadInput: the SLO file or the folder is unusable, or the folder cannot be written.
     """
     folder = Path(path)
+    target = folder if out is None else Path(out)
     slo_file = resolve_slo_path(folder, slo_path)
+    if endpoint_names is None:
+        endpoint_names = _recorded_endpoint_names(folder)
     slos: SloSet = load_slo(slo_file, endpoint_names=endpoint_names)
+    names = load_metric_names(metric_names)
     analysis = analyse_folder(folder)
+    if expected_peak is not None:
+        check_expected_peak(expected_peak, analysis.endpoints)
     verdict = judge(analysis, slos)
     if slo_path is None:  # say which file without naming where the folder is, so a copy rebuilds the same bytes
         own = slo_file == folder / "slo.yaml"
         verdict = dataclasses.replace(verdict, slo_source="slo.yaml (the run's copy)" if own else
                                       "slo.yaml (shipped with surgegate)")
+    capacity = assess_capacity(analysis, slos, verdict, expected_peak or JULY15_PEAK)
+    diagnosis = diagnose(analysis, verdict, ServerSeries.read(folder, names), capacity.breaking_point)
+    findings = {"capacity": capacity, "diagnosis": diagnosis}
     texts = {
         "analysis.json": json.dumps(analysis.to_json(), separators=(",", ":"), sort_keys=True, allow_nan=False) + "\n",
-        "verdict.json": render_json(verdict, analysis),
-        "junit.xml": render_junit(verdict, analysis),
-        "summary.md": render_markdown(verdict, analysis),
+        "verdict.json": render_json(verdict, analysis, **findings),
+        "junit.xml": render_junit(verdict, analysis, **findings),
+        "summary.md": render_markdown(verdict, analysis, **findings),
+        "report.html": render_html(verdict, analysis, **findings),
     }
-    written = tuple(_write_whole(folder, name, text) for name, text in texts.items())
-    console = render_console(verdict, analysis)
-    console += f"  reports: {visible(folder, None)}/{{{', '.join(OUTPUTS)}}}\n"
+    if target != folder:
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise BadInput(f"--out: cannot make {target}: {error.strerror or error}") from None
+        texts["slo.yaml"] = slo_file.read_text(encoding="utf-8")  # what this verdict was judged by
+    written = tuple(_write_whole(target, name, text) for name, text in texts.items())
+    console = render_console(verdict, analysis, **findings)
+    console += f"  reports: {visible(target, None)}/{{{', '.join(OUTPUTS)}}}\n"
     step_summary = (os.environ if environ is None else environ).get("GITHUB_STEP_SUMMARY")
     if step_summary:
         try:
@@ -104,7 +137,16 @@ def evaluate_folder(path: str | os.PathLike, slo_path: str | os.PathLike | None 
                 f.write(texts["summary.md"] + "\n")
         except OSError as error:
             console += f"  warning: could not append to $GITHUB_STEP_SUMMARY ({error.strerror or error})\n"
-    return GateResult(verdict, verdict.exit_code, written, console, analysis)
+    return GateResult(verdict, verdict.exit_code, written, console, analysis, capacity, diagnosis)
+
+
+def _recorded_endpoint_names(folder: Path) -> list[str] | None:
+    """The adapter's endpoint names the run wrote into its manifest, if it did (to check SLO patterns)."""
+    try:
+        names = json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("endpoints")
+    except (OSError, ValueError, AttributeError):
+        return None  # the analysis says what is wrong with the folder
+    return names if isinstance(names, list) and names and all(isinstance(n, str) for n in names) else None
 
 
 def _write_whole(folder: Path, name: str, text: str) -> Path:

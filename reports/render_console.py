@@ -1,7 +1,9 @@
 """The console summary at the end of a run, ``render_console(verdict, analysis) -> str``: plain text, short.
 
 One headline, one line per objective (failures first, with where they first failed), the
-validity checks that failed, and warnings; at most ~80 columns of fixed text plus the names.
+validity checks that failed, warnings, then what the run says beyond the verdict (it informs,
+it never changes it): capacity, the headroom against the expected peak, the knee, and the most
+likely cause with when it showed (at most five lines); at most ~80 columns of fixed text plus the names.
 Names and messages go through ``safe_text.visible``, so a hostile endpoint name cannot move
 the cursor, clear the screen or recolour the terminal.
 
@@ -9,11 +11,18 @@ the cursor, clear the screen or recolour the terminal.
       FAIL  checkout-504-peak-windows: status 504 rate 70.3% (bound <= 0.5%, every 30 s of stage peak)
             first at 6 s in stage peak, 300 users, 75.8 req/s
       pass  browse-p99: p99 70.3 ms (bound <= 1s, run)
+      capacity: held 8 users (stage step-1, 16 req/s); broke at 24 users (stage step-2, 42 req/s) (...)
+      breaks at 0.386x of the July 15 peak (16.2 req/s of POST /checkout) (held up to 0.185x)
+      no knee up to 60 users: p95 grew at most 2.9 times as fast as throughput
+      why: most likely database connection pool exhaustion (high confidence); not indicated: ...
+           504s on POST /checkout began at t=12 s (stage step-3, 60 users), 6 s after the database pool ...
 """
 
 from __future__ import annotations
 
 from reports.analysis import Analysis
+from reports.capacity import Capacity
+from reports.diagnosis import Diagnosis
 from reports.objectives import ObjectiveResult
 from reports.safe_text import visible
 from reports.verdict import Verdict
@@ -38,7 +47,8 @@ def _line(result: ObjectiveResult) -> list[str]:
     return [head, f"          first at {point.t_s} s in stage {visible(point.stage or '-')}{load}{rps}"]
 
 
-def render_console(verdict: Verdict, analysis: Analysis) -> str:
+def render_console(verdict: Verdict, analysis: Analysis, *, capacity: Capacity | None = None,
+                   diagnosis: Diagnosis | None = None) -> str:
     """The summary's text, ending in a newline."""
     info = analysis.info
     requests = analysis.summary["overall"]["run"]["requests"]
@@ -50,4 +60,9 @@ def render_console(verdict: Verdict, analysis: Analysis) -> str:
         lines += _line(result)
     lines += [f"  run check failed: {visible(c.name)}: {visible(c.detail)}" for c in verdict.checks if not c.ok]
     lines += [f"  warning: {visible(w)}" for w in verdict.warnings]
+    if capacity is not None:
+        lines += [f"  {visible(line, 400)}" for line in capacity.summary[:1] + capacity.summary[2:3] +
+                  capacity.summary[1:2]]
+    if diagnosis is not None:
+        lines += [f"  {visible(line, 400)}" for line in diagnosis.headline]
     return "\n".join(lines) + "\n"

@@ -12,6 +12,9 @@ Two suites, in the JUnit XML that Jenkins, GitLab and junitparser read::
 
 The body repeats the message and adds the scope, the detail and where it first failed (stage,
 time, load). Testcase ``time`` is 0 (objectives take no time); the suites' is the run's length.
+Capacity and the root-cause hints inform and never fail a testcase: they are the objectives suite's
+``system-out`` (after the verdict and its reasons) and two properties, ``capacity`` (the sustainable
+level) and ``most_likely_cause``.
 
 Every text from the run or the SLO file goes through ``safe_text.visible``: characters XML 1.0
 cannot carry become visible escapes (``\\x00``), names and messages are cut to 200 characters
@@ -24,6 +27,8 @@ import re
 import xml.etree.ElementTree as ET
 
 from reports.analysis import Analysis
+from reports.capacity import Capacity
+from reports.diagnosis import Diagnosis
 from reports.objectives import ObjectiveResult
 from reports.safe_text import visible
 from reports.verdict import Verdict
@@ -71,7 +76,8 @@ def _timestamp(started_at: str | None) -> str | None:
     return match.group() if match else None
 
 
-def render_junit(verdict: Verdict, analysis: Analysis) -> str:
+def render_junit(verdict: Verdict, analysis: Analysis, *, capacity: Capacity | None = None,
+                 diagnosis: Diagnosis | None = None) -> str:
     """``junit.xml``'s text, UTF-8 with an XML declaration, ending in a newline."""
     info = analysis.info
     elapsed = f"{info.elapsed_s or 0:.3f}"
@@ -87,14 +93,20 @@ def render_junit(verdict: Verdict, analysis: Analysis) -> str:
     for name, value in (("verdict", verdict.verdict), ("exit_code", verdict.exit_code), ("run_id", info.run_id),
                         ("profile", info.profile_name), ("target", info.target), ("slo_source", verdict.slo_source)):
         _element(properties, "property", name=name, value=value)
+    if capacity is not None:
+        _element(properties, "property", name="capacity",
+                 value=capacity.sustainable.text if capacity.sustainable else "no level held")
+    if diagnosis is not None:
+        _element(properties, "property", name="most_likely_cause", value=diagnosis.most_likely or "-")
     for result in verdict.objectives:
         case = _element(suite, "testcase", name=result.name, classname=f"surgegate.slo.{result.scope}", time="0")
         if result.status == "fail":
             _element(case, "failure", _body(result), type="slo_breach", message=_message(result))
         elif result.status == "no_data":
             _element(case, "error", _body(result), type="no_data", message=_message(result))
+    findings = [*(capacity.summary if capacity else ()), *([f"root cause: {diagnosis.summary}"] if diagnosis else [])]
     _element(suite, "system-out", "\n".join([f"verdict: {verdict.verdict} (exit {verdict.exit_code})",
-                                             *verdict.reasons, *verdict.warnings]))
+                                             *verdict.reasons, *verdict.warnings, *findings]))
     checks = _element(root, "testsuite", name="run validity", tests=len(verdict.checks), failures=0, errors=invalid,
                       skipped=0, time=elapsed, hostname="surgegate", id=1)
     for check in verdict.checks:

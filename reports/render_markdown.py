@@ -3,7 +3,11 @@
 Layout: a heading with the verdict and exit code, the run in one line, why (the reasons), a table
 of objectives (result, name, endpoint, metric, scope, observed, bound, where it first failed), the
 run's validity checks, and a table of endpoints over the whole run (requests, failures, error rate,
-429s, p50/p95/p99/max, throughput). GitHub renders it as is (``$GITHUB_STEP_SUMMARY``).
+429s, p50/p95/p99/max, throughput). Then, informing only: capacity (its summary lines, a table of load
+levels: users, req/s, ok/s, p95, error rate, result, objectives failed, and the requests per second
+of each endpoint at the sustainable and the first failed level) and the root-cause hints
+(the summary, a table of suspects by confidence, notes, the metric names used). GitHub renders it as is
+(``$GITHUB_STEP_SUMMARY``).
 
 Every text from the run or the SLO file is a cell, escaped by ``cell``: unsafe characters become
 visible escapes (``safe_text.visible``), ``&``, ``<`` and ``>`` become entities (no HTML gets
@@ -18,6 +22,8 @@ from __future__ import annotations
 import re
 
 from reports.analysis import Analysis
+from reports.capacity import Capacity
+from reports.diagnosis import Diagnosis
 from reports.objectives import ObjectiveResult, format_value
 from reports.safe_text import visible
 from reports.verdict import Verdict
@@ -28,11 +34,13 @@ _MARKDOWN = re.compile(r"([\\`*_\[\]|~])")
 _LEADING = re.compile(r"^(\s*)([#=]|[-+*](?=\s|$)|\d{1,9}(?=[.)](?:\s|$)))")
 _HEADLINE = {"READY": "READY", "NOT_READY": "NOT READY", "INCONCLUSIVE": "INCONCLUSIVE", "INTERRUPTED": "INTERRUPTED"}
 _RESULT = {"pass": "pass", "fail": "**FAIL**", "no_data": "**NO DATA**"}
+_PROSE = 4000
+"""Sentences surgegate wrote itself (capacity, root-cause hints) are cut later than names: they carry numbers."""
 
 
-def cell(text: object) -> str:
-    """``text`` as one safe Markdown table cell (or inline text)."""
-    safe = visible(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def cell(text: object, limit: int = 200) -> str:
+    """``text`` as one safe Markdown table cell (or inline text), cut to ``limit`` characters."""
+    safe = visible(text, limit).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     safe = _MARKDOWN.sub(r"\\\1", safe)
     return _LEADING.sub(_escape_leading, safe)
 
@@ -64,7 +72,41 @@ def _ms(latency: dict | None, key: str) -> str:
     return "" if latency is None else cell(format_value(latency[key], "ms"))
 
 
-def render_markdown(verdict: Verdict, analysis: Analysis) -> str:
+def _capacity(capacity: Capacity) -> list[str]:
+    lines = ["", "### Capacity (informs; the verdict does not depend on it)", ""]
+    lines += [f"- {cell(line, _PROSE)}" for line in capacity.summary]
+    lines += [f"- {cell(h.text, _PROSE)}" for h in capacity.headroom if h.text not in capacity.summary]
+    if capacity.levels:
+        rows = [[cell(lv.name), str(lv.users), cell(f"{lv.requests_per_s:.3g}"), cell(f"{lv.ok_per_s:.3g}"),
+                 cell(format_value(lv.p95_ms, "ms")), cell(format_value(lv.error_rate_pct, "%")),
+                 cell(lv.status.replace("_", " ") + (" (after a failure)" if lv.after_failure else "")),
+                 cell(", ".join(lv.failed))] for lv in capacity.levels]
+        lines += ["", *_table(["level", "users", "req/s", "ok/s", "p95", "error rate", "result", "failed"], rows)]
+    shown = [(f"{lv.name} ({what})", lv) for what, lv in (("held", capacity.sustainable), ("broke", capacity.broke_at))
+             if lv is not None]
+    if shown:
+        rows = [[cell(endpoint), *(cell(f"{lv.endpoints[endpoint]['requests_per_s']:.3g}") for _, lv in shown)]
+                for endpoint in shown[0][1].endpoints]
+        lines += ["", *_table(["requests/s by endpoint", *(cell(title) for title, _ in shown)], rows)]
+    return lines
+
+
+def _diagnosis(diagnosis: Diagnosis) -> list[str]:
+    lines = ["", "### Root-cause hints (informs; the verdict does not depend on it)", "",
+             cell(diagnosis.summary, _PROSE)]
+    if diagnosis.suspects:
+        rows = [[cell(s.name), cell(s.confidence.replace("_", " ")), cell(s.why, _PROSE),
+                 cell("; ".join(s.evidence), _PROSE)] for s in diagnosis.suspects]
+        lines += ["", *_table(["suspect", "confidence", "why", "evidence"], rows)]
+    lines += ["", *(f"- note: {cell(note)}" for note in diagnosis.notes)] if diagnosis.notes else []
+    if diagnosis.signals:
+        used = ", ".join(f"{signal}: {metric}" for signal, metric in diagnosis.signals.items())
+        lines += ["", f"Server metrics used: {cell(used, _PROSE)}"]
+    return lines
+
+
+def render_markdown(verdict: Verdict, analysis: Analysis, *, capacity: Capacity | None = None,
+                    diagnosis: Diagnosis | None = None) -> str:
     """``summary.md``'s text, ending in a newline."""
     info = analysis.info
     overall = analysis.summary["overall"]["run"]
@@ -94,4 +136,6 @@ def render_markdown(verdict: Verdict, analysis: Analysis) -> str:
                      cell(format_value(stats["throughput_rps"], "req/s"))])
     lines += _table(["endpoint", "requests", "failures", "error rate", "429", "p50", "p95", "p99", "max",
                      "ok/s"], rows)
+    lines += _capacity(capacity) if capacity is not None else []
+    lines += _diagnosis(diagnosis) if diagnosis is not None else []
     return "\n".join(lines) + "\n"

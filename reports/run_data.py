@@ -1,4 +1,5 @@
-"""Read a results folder into arrays: ``RunData.read(path)``, the only place analysis touches the files.
+"""Read a results folder into arrays: ``RunData.read(path)``, the only place analysis touches the files
+(but ``server_metrics.jsonl``, read by ``reports.server_series`` for root-cause hints only).
 
 What is read (the contract is ``reports.results_folder``; unknown files and fields are ignored):
 

@@ -87,7 +87,7 @@ def test_report_exits_with_the_verdicts_code(tmp_path, runner, status, failing, 
 
 
 def test_report_rejudges_with_another_slo_file(tmp_path, runner):
-    """--slo replaces the run's own SLOs, and the verdict records which file it was."""
+    """--slo judges by another file, and that verdict (in DIR/rejudged) records which file it was."""
     path = run_folder(tmp_path / "run", checkout_ms=300.0)
     strict = tmp_path / "strict.yaml"
     strict.write_text(yaml.safe_dump({"objectives": [{"endpoint": "POST /checkout", "metric": "p50",
@@ -95,7 +95,7 @@ def test_report_rejudges_with_another_slo_file(tmp_path, runner):
     assert runner("report", str(path))[0] == 0
     code, out, _ = runner("report", str(path), "--slo", str(strict))
     assert code == 1 and "FAIL    POST /checkout p50 <= 250ms, run: p50 300 ms (bound <= 250ms, run)" in out
-    assert json.loads((path / "verdict.json").read_text())["slo_source"] == str(strict)
+    assert json.loads((path / "rejudged" / "verdict.json").read_text())["slo_source"] == str(strict)
 
 
 def test_report_without_an_slo_copy_uses_the_shipped_defaults(tmp_path, runner):
@@ -201,3 +201,31 @@ def test_the_post_run_side_never_imports_locust():
             "print(bad)")
     process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert (process.returncode, process.stdout) == (0, "[]\n")
+
+
+def test_rejudging_with_another_slo_leaves_the_runs_own_verdict(tmp_path, runner):
+    """report --slo writes into DIR/rejudged (with the SLO file it used); the run's own verdict.json stays."""
+    path = run_folder(tmp_path / "run")
+    assert runner("report", str(path))[0] == 0
+    own = (path / "verdict.json").read_text()
+    strict = tmp_path / "strict.yaml"
+    strict.write_text("objectives:\n  - endpoint: POST /checkout\n    metric: p50\n    bound: 1ms\n")
+    code, out, _ = runner("report", str(path), "--slo", str(strict))
+    assert code == 1 and f"reports: {path}/rejudged/" in out
+    assert (path / "verdict.json").read_text() == own
+    assert json.loads((path / "rejudged" / "verdict.json").read_text())["verdict"] == "NOT_READY"
+    assert (path / "rejudged" / "slo.yaml").read_text() == strict.read_text()
+
+
+def test_rejudging_checks_patterns_against_the_runs_recorded_endpoints(tmp_path, runner):
+    """A run whose manifest lists its adapter's endpoints: a misspelt pattern is bad input (2), as before a run."""
+    path = run_folder(tmp_path / "run")
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["endpoints"] = ["/checkout", "/products"]
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("objectives:\n  - endpoint: POST /chekout\n    metric: p95\n    bound: 1s\n")
+    code, _, err = runner("report", str(path), "--slo", str(typo))
+    assert code == 2
+    assert err == (f"Error: {typo}: objectives[0].endpoint: 'POST /chekout' matches no endpoint of the adapter, "
+                   "did you mean '/checkout'?\n")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import json
 import re
+import xml.etree.ElementTree as ET
 from importlib import resources
 from pathlib import Path
 
@@ -182,7 +183,8 @@ def test_hostile_names_and_texts_survive_every_format(tmp_path):
     for line in markdown.splitlines():
         if line.startswith("|"):
             columns = len(re.findall(r"(?<!\\)\|", line)) - 1
-            assert columns in (3, 8, 10), line  # checks, objectives, endpoints tables
+            # checks, objectives, endpoints; capacity's levels and requests by endpoint (2 or 3 columns)
+            assert columns in (2, 3, 8, 10), line
             assert len(line) < 2_000
     assert "| \\# heading - \\[link\\](x) \\`code\\` |" in markdown  # a leading '#' is escaped too
     # console: one line per line, no escape sequences.
@@ -190,10 +192,60 @@ def test_hostile_names_and_texts_survive_every_format(tmp_path):
     assert "\\x1b[2J" in result.console and "\x1b" not in result.console
 
 
+def test_capacity_and_diagnosis_inform_every_output_without_changing_the_verdict(tmp_path):
+    """verdict.json (schema 2) carries capacity and the root-cause hints, summary.md and junit.xml show them, the
+    console has its few lines; every other part of verdict.json is what it was without them."""
+    from reports.analysis import analyse_folder
+    from reports.render_json import verdict_document
+    from reports.slo import load_slo
+    from reports.verdict import judge
+
+    path = breached_run(tmp_path)
+    result = evaluate_folder(path)
+    document = json.loads((path / "verdict.json").read_text())
+    jsonschema.validate(document, schema())
+    assert document["schema_version"] == 2
+    analysis = analyse_folder(path)
+    verdict = judge(analysis, load_slo(path / "slo.yaml"))
+    plain = json.loads(json.dumps(verdict_document(verdict, analysis)))
+    assert plain["capacity"] is None and plain["diagnosis"] is None
+    assert {k: v for k, v in document.items() if k not in ("capacity", "diagnosis", "slo_source")} == \
+        {k: v for k, v in plain.items() if k not in ("capacity", "diagnosis", "slo_source")}
+    # Levels: warm 1-10 s, peak 10-40 s, cool 40-60 s at 100 users; the peak's 504s fail its level.
+    capacity = document["capacity"]
+    assert [(lv["name"], lv["status"], lv["after_failure"]) for lv in capacity["levels"]] == [
+        ("warm", "held", False), ("peak", "failed", False), ("cool", "held", True)]
+    assert capacity["breaking_point"]["t_s"] == 12 and capacity["breaking_point"]["objective"] == "checkout-504"
+    assert document["diagnosis"]["status"] == "no_server_metrics"
+    markdown = (path / "summary.md").read_text()
+    assert "### Capacity (informs; the verdict does not depend on it)" in markdown
+    # The peak level, 10-40 s: 12 requests a second; 504s in 7 of its seconds (12, 16, .. 36), 4 each: 28 of 360
+    # (7.78%, so p95 is a 504's 2 s), 332 ok in 30 s (11.1/s).
+    assert "| peak | 100 | 12 | 11.1 | 2 s | 7.78% | failed | checkout-504 |" in markdown
+    assert "### Root-cause hints (informs; the verdict does not depend on it)" in markdown
+    console = result.console.splitlines()
+    # 4 checkouts a second of the July 15 peak's 16.2: 0.247x, held (warm) and broken (peak) at the same load.
+    assert console[-5:-1] == [
+        "  capacity: held 100 users (stage warm, 12 req/s); broke at 100 users (stage peak, 12 req/s) "
+        "(first breach at t=12 s: checkout-504)",
+        "  breaks at 0.247x of the July 15 peak (16.2 req/s of POST /checkout) (held up to 0.247x)",
+        "  no knee found: 1 rising load level; a knee needs two or more (the step profile has six)",
+        "  why: cannot tell: no server metrics were recorded (the manifest names no metrics source); no hint beyond "
+        "the client's view"]
+    suite = ET.parse(path / "junit.xml").getroot().find("testsuite[@name='slo objectives']")
+    out = suite.find("system-out").text
+    properties = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert properties["capacity"] == "100 users (stage warm, 12 req/s)" and properties["most_likely_cause"] == "-"
+    assert capacity["summary"][0] in out and "root cause: 504s on POST /checkout began at t=12 s" in out
+
+
 @pytest.mark.parametrize("module", ["reports.slo", "reports.analysis", "reports.histograms", "reports.run_data",
                                     "reports.objectives", "reports.verdict", "reports.render_json",
                                     "reports.render_junit", "reports.render_markdown", "reports.render_console",
-                                    "reports.safe_text", "reports.gate", "reports.compare", "surgegate.cli"])
+                                    "reports.safe_text", "reports.gate", "reports.compare", "surgegate.cli",
+                                    "reports.capacity", "reports.expected_peak", "reports.diagnosis",
+                                    "reports.symptoms", "reports.server_series", "reports.metric_names",
+                                    "reports.headroom"])
 def test_public_surface_is_all_and_exists(module):
     """Each module names its public surface in __all__, and every name there exists."""
     imported = importlib.import_module(module)
