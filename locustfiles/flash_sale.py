@@ -176,6 +176,7 @@ def _start_recording(environment, options, context: RunContext, run_id: str = ""
     folder.write_text("slo.yaml", slo_path.read_text(encoding="utf-8"))  # judged by this copy, then and later
     manifest = recording.base_manifest(folder.path.name, context.profile, context.host, context.adapter.name)
     manifest["slo"] = {"source": str(slo_path), "copy": "slo.yaml"}
+    manifest["endpoints"] = list(context.adapter.endpoint_names)  # what SLO patterns are checked against, later too
     manifest["server_metrics"] = scraper.describe() if scraper is not None else None
     _recording = recording.Recording(environment, folder, manifest, profile=context.profile,
                                      raw_samples=options.raw_samples,

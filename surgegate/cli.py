@@ -1,9 +1,13 @@
 """The ``surgegate`` command: judge and compare results folders after a run.
 
-    surgegate report DIR [--slo FILE]
+    surgegate report DIR [--slo FILE] [--expected-peak LOAD] [--metric-names FILE] [--out OUTDIR]
         Rebuild analysis.json, verdict.json, junit.xml, summary.md and report.html in DIR from the folder alone,
         print the summary, and exit with the verdict's code (0 READY, 1 NOT READY, 3 INCONCLUSIVE,
-        4 INTERRUPTED). The SLOs are FILE, else DIR/slo.yaml, else the shipped slo.yaml.
+        4 INTERRUPTED). The SLOs are FILE, else DIR/slo.yaml, else the shipped slo.yaml. Capacity is
+        compared with LOAD ('N users' or 'N rps [ENDPOINT]', default the July 15 peak); root-cause hints
+        read the server's metrics under the names of --metric-names FILE, then the shipped ones.
+        Re-judging with --slo, --expected-peak or --metric-names writes into DIR/rejudged (or --out
+        OUTDIR), so that the run's own verdict stays as the run judged it.
     surgegate compare BASE CURRENT [--tolerance PCT] [--slo FILE] [--html FILE]
         Judge both runs by the same SLOs (FILE, else CURRENT/slo.yaml, else the shipped one), print
         what changed per objective and endpoint, and exit 1 when CURRENT is worse than BASE beyond
@@ -70,6 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="rebuild a run's verdict and reports from its results folder")
     report.add_argument("folder", metavar="DIR", help="the run's results folder")
     report.add_argument("--slo", metavar="FILE", help="SLO file (default: DIR/slo.yaml, else the shipped slo.yaml)")
+    report.add_argument("--out", metavar="OUTDIR", help="write the outputs there (default: DIR itself, or "
+                        "DIR/rejudged with --slo, --expected-peak or --metric-names)")
+    report.add_argument("--expected-peak", metavar="LOAD",
+                        help="the load to compare capacity with: 'N users' or 'N rps [ENDPOINT]' "
+                             "(e.g. '20 rps POST /checkout'); default: the July 15 peak")
+    report.add_argument("--metric-names", metavar="FILE",
+                        help="YAML mapping your server metrics to the signals root-cause hints read, tried before "
+                             "the shipped names (reports/metric_names.yaml)")
     demo = commands.add_parser("demo", help="July 15 against the stub, before and after the fixes (make demo)")
     demo.add_argument("--profile", default="july15", help="the profile to replay (default: july15, 198 s)")
     demo.add_argument("--time-scale", default="", help="override the profile's time scale")
@@ -87,9 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from reports.expected_peak import parse_expected_peak
     from reports.gate import evaluate_folder
 
-    result = evaluate_folder(args.folder, args.slo)
+    expected = None if args.expected_peak is None else parse_expected_peak(args.expected_peak)
+    out = args.out
+    if out is None and (args.slo or args.expected_peak or args.metric_names):
+        out = str(Path(args.folder) / "rejudged")  # the run's own verdict stays as the run judged it
+    result = evaluate_folder(args.folder, args.slo, expected_peak=expected, metric_names=args.metric_names,
+                             out=out)
     sys.stdout.write(result.console)
     return result.exit_code
 

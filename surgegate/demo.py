@@ -118,19 +118,20 @@ def run(args: argparse.Namespace) -> int:
             outcome = exit_codes.NOT_READY
         _say()
     _say("== incident -> fixed")
+    before_after = Path(args.results_dir) / f"demo-{stamp}-incident-vs-fixed.html"
     compared = subprocess.run([sys.executable, "-m", "surgegate", "compare", str(folders["incident"]),
-                               str(folders["fixed"])], cwd=REPO, capture_output=True, text=True)
+                               str(folders["fixed"]), "--html", str(before_after)], cwd=REPO, capture_output=True,
+                              text=True)
     endpoints = False
     for line in compared.stdout.splitlines():  # the objectives and the result; per-endpoint deltas stay in the file
         endpoints = (endpoints or line.startswith("endpoints")) and not line.startswith("result:")
-        if not endpoints:
+        if not endpoints and not line.startswith("report:"):
             _say("   " + line)
     _say(f"   (per endpoint: .venv/bin/surgegate compare {folders['incident']} {folders['fixed']})")
     _say()
     for preset, _, expected in PRESETS:
-        report = folders[preset] / "report.html"
-        shown = report if report.exists() else folders[preset] / "summary.md"
-        _say(f"{preset:>9}: {shown}")
+        _say(f"{preset:>9}: {folders[preset] / 'report.html'}")
+    _say(f"   before/after: {before_after}")
     if outcome == exit_codes.READY:
         _say("As on July 15, the incident preset is NOT READY, and the fixes make it READY.")
     else:
