@@ -7,7 +7,6 @@ unless `SURGEGATE_REQUIRE_CHROMIUM` is set (as in CI), which makes that a failur
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import re
@@ -402,17 +401,6 @@ def test_compare_html_to_an_unwritable_place_is_one_error_line(tmp_path, capsys)
     code = main(["compare", str(run), str(run), "--html", str(target)])
     err = capsys.readouterr().err
     assert code == 2 and err == f"Error: --html: cannot write {target}: No such file or directory\n"
-
-
-@pytest.mark.parametrize("module", ["reports.render_html", "reports.charts", "reports.timeline",
-                                    "reports.pool_metrics"])
-def test_public_surface_is_all_and_exists(module):
-    """Each module names its public surface in __all__, and every name there exists."""
-    imported = importlib.import_module(module)
-    assert imported.__all__ and all(hasattr(imported, name) for name in imported.__all__)
-    public = {name for name, value in vars(imported).items() if not name.startswith("_") and
-              getattr(value, "__module__", None) == module and callable(value)}
-    assert public <= set(imported.__all__), public - set(imported.__all__)
 
 
 def test_rendering_imports_neither_locust_nor_pyplot():
