@@ -12,13 +12,17 @@ when at least one objective was judged and none failed; *failed* when one did. L
 first failed one are marked ``after_failure`` and left out below: they carry the backlog of the
 failure (the cool-down after a collapse), not the load alone.
 
-    sustainable capacity   the held level with the most users (a lower bound: the truth lies between it
-                           and the first failed level)
+    sustainable capacity   the held level with the most users (open model: the highest arrival rate; a
+                           lower bound: the truth lies between it and the first failed level)
     breaking point         the earliest second at which an objective failed, judged over a level or as
                            the verdict judged it (recoveries aside), with the stage and load then
     knee                   levels by users: the first step up where latency grew much faster than
                            throughput (see ``find_knee``)
     headroom               the held, reached and breaking loads over the expected peak (``reports.headroom``)
+
+Open-model runs: the pool of in-flight shoppers is the same in every stage, so levels are the stages'
+stretches as above, and a level's load is its arrival rate (planned by the stage, and started per
+second as ``arrivals.jsonl`` counts them), not its users; the knee orders levels by arrival rate.
 """
 
 from __future__ import annotations
@@ -73,14 +77,30 @@ class Level:
     judged: int = 0
     failed: tuple[str, ...] = ()
     after_failure: bool = False
+    arrival_rate: float | None = None
+    """Open model: journeys planned per second in the level's stage; None when closed."""
+    arrivals_per_s: float | None = None
+    """Open model: journeys started per second in the level (dropped ones not offered); None when closed."""
+
+    @property
+    def load(self) -> float:
+        """What orders levels: the arrival rate (open model) or the users."""
+        return self.arrival_rate if self.arrival_rate is not None else float(self.users)
+
+    @property
+    def load_text(self) -> str:
+        """``60 users`` or ``24 arrivals/s``."""
+        return f"{self.users} users" if self.arrival_rate is None else f"{self.arrival_rate:g} arrivals/s"
 
     @property
     def text(self) -> str:
-        """``60 users (stage peak, 31.2 req/s)``."""
-        return f"{self.users} users (stage {self.stage}, {self.requests_per_s:.3g} req/s)"
+        """``60 users (stage peak, 31.2 req/s)`` or ``24 arrivals/s (stage peak, 87 req/s)``."""
+        return f"{self.load_text} (stage {self.stage}, {self.requests_per_s:.3g} req/s)"
 
     def value(self, measure: Measure) -> float | None:
-        """This level's load in the measure's unit (None: the endpoint never appeared)."""
+        """This level's load in the measure's unit (None: the endpoint never appeared, or no arrivals)."""
+        if measure.unit == "arrivals":
+            return self.arrivals_per_s
         if measure.unit == "users":
             return float(self.users)
         if measure.endpoint is None:
@@ -190,7 +210,7 @@ def assess_capacity(analysis: Analysis, slos: SloSet, verdict: Verdict,
                  if r.status == "fail" and r.first_failure is not None and r.unit not in _NOT_A_BREAK]
     usable = [lv for lv in levels if not lv.after_failure]
     held = [lv for lv in usable if lv.status == "held"]
-    sustainable = max(held, key=lambda lv: (lv.users, lv.requests_per_s), default=None)
+    sustainable = max(held, key=lambda lv: (lv.load, lv.requests_per_s), default=None)
     broke_at = next((lv for lv in usable if lv.status == "failed"), None)
     point = _breaking_point(analysis, failures)
     knee = find_knee(levels)
@@ -211,9 +231,13 @@ def _measured(analysis: Analysis, name: str, stage: str, first: int, stop: int, 
                                "p95_ms": None if own["latency_ms"] is None else own["latency_ms"]["p95"]}
     failed = tuple(dict.fromkeys(r.name for r in results if r.status == "fail"))
     judged = sum(r.status != "no_data" for r in results)
+    arrivals = analysis.arrival_stats(first, stop)
+    own_stage = analysis.stage(stage)
     return Level(name, stage, first, stop, users, stats["requests_per_s"] or 0.0, stats["throughput_rps"] or 0.0,
                  stats["error_rate_pct"], None if stats["latency_ms"] is None else stats["latency_ms"]["p95"],
-                 endpoints, "failed" if failed else "held" if judged else "not_judged", judged, failed, after_failure)
+                 endpoints, "failed" if failed else "held" if judged else "not_judged", judged, failed, after_failure,
+                 arrival_rate=None if arrivals is None or own_stage is None else own_stage.arrival_rate,
+                 arrivals_per_s=None if arrivals is None else arrivals["started_per_s"])
 
 
 def _breaking_point(analysis: Analysis, failures: list) -> dict | None:
@@ -226,7 +250,7 @@ def _breaking_point(analysis: Analysis, failures: list) -> dict | None:
 
 
 def find_knee(levels: list[Level]) -> Knee:
-    """The first knee, by users, of every request's p95 or of one endpoint's, against the shop's ok throughput.
+    """The first knee, by load (users, or arrival rate), of every request's p95 or of one endpoint's, against the shop's ok throughput.
 
     Levels are taken in time order while the load rises (each above every one before: a ramp-down after
     a collapse is not a point of the curve). Between two consecutive levels, the elasticity of latency
@@ -237,7 +261,7 @@ def find_knee(levels: list[Level]) -> Knee:
     """
     rising: list[Level] = []
     for level in levels:
-        if level.ok_per_s > 0 and (not rising or level.users > rising[-1].users):
+        if level.ok_per_s > 0 and (not rising or level.load > rising[-1].load):
             rising.append(level)
     if len(rising) < 2:
         return Knee(None, None, None, None, f"no knee found: {len(rising)} rising load level; a knee needs two "
@@ -252,19 +276,26 @@ def find_knee(levels: list[Level]) -> Knee:
             gained = above.ok_per_s / below.ok_per_s
             elasticity = math.inf if gained <= 1 else math.log(high / low) / math.log(gained)
             if high >= KNEE_MIN_GROWTH * low and high - low >= KNEE_FLOOR_MS and elasticity >= KNEE_ELASTICITY:
-                knees.append((above.users, -elasticity, endpoint or "", below, above, low, high, elasticity))
+                knees.append((above.load, -elasticity, endpoint or "", below, above, low, high, elasticity))
                 break
             steepest = max(steepest, elasticity if math.isfinite(elasticity) else 0.0)
     if not knees:
-        return Knee(None, None, None, None, f"no knee up to {rising[-1].users} users: p95 grew at most "
+        return Knee(None, None, None, None, f"no knee up to {rising[-1].load_text}: p95 grew at most "
                                             f"{steepest:.2g} times as fast as throughput")
     _, _, endpoint, below, above, low, high, elasticity = min(knees)
     how = "while ok throughput did not grow" if not math.isfinite(elasticity) else \
         f"{elasticity:.2g} times as fast as throughput"
     return Knee(below, above, endpoint or None, _r(elasticity, 2) if math.isfinite(elasticity) else None,
-                f"knee between {below.users} and {above.users} users: p95 of {endpoint or 'all requests'} "
+                f"knee between {_between(below, above)}: p95 of {endpoint or 'all requests'} "
                 f"{format_value(low, 'ms')} -> {format_value(high, 'ms')} as ok throughput went "
                 f"{below.ok_per_s:.3g} -> {above.ok_per_s:.3g} req/s (latency grew {how})")
+
+
+def _between(below: Level, above: Level) -> str:
+    """``20 and 40 users``, or ``6 and 24 arrivals/s``."""
+    if below.arrival_rate is None:
+        return f"{below.users} and {above.users} users"
+    return f"{below.arrival_rate:g} and {above.arrival_rate:g} arrivals/s"
 
 
 def _summary(levels, sustainable, broke_at, point, knee, headroom) -> tuple[str, ...]:
@@ -275,5 +306,5 @@ def _summary(levels, sustainable, broke_at, point, knee, headroom) -> tuple[str,
     broke = f"; broke at {broke_at.text}" if broke_at else "; never broke"
     first = f" (first breach at t={point['t_s']} s: {point['objective']})" if point else ""
     lines = [f"capacity: {held}{broke}{first}", knee.text]
-    lines += [h.text for h in headroom if h.outcome != "not_comparable" or h.measure.unit != "users"]
+    lines += [h.text for h in headroom if h.outcome != "not_comparable" or h.measure.unit == "rps"]
     return tuple(lines)

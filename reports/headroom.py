@@ -15,7 +15,8 @@ and one outcome, in words (ratios to 3 significant digits, compared unrounded):
                                                      not tested"
     untested        never broke, reached < 1        "not tested up to the July 15 peak (...): reached 0.7x without
                                                      breaking"
-    not_comparable  users of another profile than the peak's, or an endpoint the run never called
+    not_comparable  users of another profile than the peak's, an endpoint the run never called, or
+                    arrivals per second of a closed-model run (it has no arrival schedule)
 
 A level's load in requests per second is what it was offered and answered (``requests_per_s``, all
 statuses): in a closed model a slow shop is offered less, so a failed level's rate is what broke it.
@@ -79,6 +80,8 @@ def _one(measure: Measure, expected: ExpectedPeak, levels: list[Level], sustaina
     values = [v for v in (level.value(measure) for level in levels) if v is not None]
     if not values:
         why = f"the run has no {measure.endpoint} request" if measure.endpoint else "no load level"
+        if measure.unit == "arrivals" and levels:
+            why = "the run is closed-model (users, not arrivals)"
         return Headroom(measure, None, None, None, "not_comparable", f"cannot compare with {peak}: {why}")
 
     def ratio(level: Level | None) -> float | None:

@@ -118,9 +118,13 @@ def test_a_run_that_never_broke_says_how_far_it_went(tmp_path, expected, text):
 
 
 def test_july15_peak_by_default_users_only_for_july15_runs(tmp_path):
-    """The default compares checkouts per second (16.2); users only when the run played july15."""
+    """The default compares checkouts per second (16.2); users only when the run played july15, arrivals only
+    when the run was open-model."""
     _, capacity = capacity_of(stepped_run(tmp_path))
-    rps, users = capacity.headroom
+    rps, users, arrivals = capacity.headroom
+    assert (arrivals.outcome, arrivals.text) == ("not_comparable", "cannot compare with the July 15 peak "
+                                                 "(32.4 arrivals/s): the run is closed-model (users, not arrivals)")
+    assert arrivals.text not in capacity.summary
     assert rps.text == "survives 1.23x the July 15 peak (16.2 req/s of POST /checkout); breaks at 2.47x"
     assert (users.outcome, users.text) == ("not_comparable", "in users: not comparable (the July 15 peak counts "
                                                             "shoppers of profile july15, this run played test)")
@@ -145,7 +149,8 @@ def test_july15_peak_matches_the_profile():
     per_second = peak.users * sum(weights[j] * checkouts[j] for j in cycle) / mean_cycle
     assert mean_cycle == pytest.approx(9.2475) and per_second == pytest.approx(16.22, abs=0.005)
     assert JULY15_PEAK.measures == (Measure("rps", round(per_second, 1), "POST /checkout"),
-                                    Measure("users", float(peak.users)))
+                                    Measure("users", float(peak.users)),
+                                    Measure("arrivals", round(peak.users / mean_cycle, 1)))
 
 
 def test_find_knee_cases():
@@ -179,10 +184,10 @@ def test_without_load_samples_stages_are_the_levels(tmp_path):
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("lots", "--expected-peak: must be 'N users' or 'N rps [ENDPOINT]' (e.g. '300 users', '20 rps POST /checkout'), "
-             "got 'lots'"),
-    ("5 arrivals/s", "--expected-peak: shoppers arriving per second cannot be compared yet (runs are closed-model); "
-                     "give 'N users' or 'N rps [ENDPOINT]', got '5 arrivals/s'"),
+    ("lots", "--expected-peak: must be 'N users', 'N rps [ENDPOINT]' or 'N arrivals/s' (e.g. '300 users', "
+             "'20 rps POST /checkout', '32 arrivals/s'), got 'lots'"),
+    ("5 arrivals/s POST /checkout", "--expected-peak: arrivals are counted for the whole run, not per endpoint, "
+                                    "got '5 arrivals/s POST /checkout'"),
     ("300 users POST /checkout", "--expected-peak: users are counted for the whole run, not per endpoint, "
                                  "got '300 users POST /checkout'"),
     ("0 users", "--expected-peak: the number must be > 0, got '0 users'"),
@@ -222,7 +227,8 @@ def test_surgegate_report_takes_an_expected_peak(tmp_path, capsys):
     assert capsys.readouterr().err == ("Error: --expected-peak 20 rps POST /chekout: no endpoint 'POST /chekout' in "
                                        "the run, did you mean 'POST /checkout'?\n")
     assert main(["report", str(path), "--expected-peak", "lots"]) == 2
-    assert capsys.readouterr().err.startswith("Error: --expected-peak: must be 'N users' or 'N rps [ENDPOINT]'")
+    assert capsys.readouterr().err.startswith("Error: --expected-peak: must be 'N users', 'N rps [ENDPOINT]' or "
+                                              "'N arrivals/s'")
 
 
 # -- real runs against the real stub -------------------------------------------------------------------------------

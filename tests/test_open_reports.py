@@ -189,3 +189,20 @@ def test_a_malformed_arrivals_line_is_one_line_of_bad_input(tmp_path, line, mess
     with pytest.raises(BadInput) as caught:
         analyse_folder(path)
     assert str(caught.value) == f"{path / 'arrivals.jsonl'}: {message}"
+
+
+def test_open_levels_are_arrival_rates_and_compare_with_an_arrivals_peak(tmp_path):
+    """Capacity of an open run: levels by arrival rate (5, 20, 5/s); '16 arrivals/s' is held 1.23x
+    (19.7 started a second in the peak, 8 of 400 dropped)."""
+    from reports.capacity import assess_capacity
+    from reports.expected_peak import parse_expected_peak
+
+    analysis = analyse_folder(_stall(tmp_path, dropped_at={12: 3, 13: 5}).write())
+    slos = parse_slo(yaml.safe_dump({"objectives": [{"name": "p95", "metric": "p95", "bound": "1s"}]}), "slo.yaml")
+    capacity = assess_capacity(analysis, slos, judge(analysis, slos), parse_expected_peak("16 arrivals/s"))
+    assert [(lv.stage, lv.arrival_rate, lv.arrivals_per_s) for lv in capacity.levels] == [
+        ("warm", 5.0, 5.0), ("peak", 20.0, 19.6), ("cool", 5.0, 5.0)]
+    assert capacity.sustainable.stage == "peak"
+    assert capacity.summary[0].startswith("capacity: held 20 arrivals/s (stage peak, 10 req/s); never broke")
+    (headroom,) = capacity.headroom
+    assert headroom.text == "survives 1.23x the expected peak (16 arrivals/s)"
