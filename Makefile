@@ -26,6 +26,7 @@ test: $(STAMP)
 # Benchmarks (never part of `make test`; each has a --smoke mode that the tests run).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/recorder_memory.py
+	$(BIN)/python benchmarks/open_model.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

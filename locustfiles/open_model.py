@@ -34,9 +34,11 @@ by the recording side (``locustfiles.recording`` or, on a worker,
 ``arrivals.jsonl`` (one line per second and stage with any arrival; lines for
 the same second and stage, from several workers, add up)::
 
-    {"t": second since the start, "stage": name, "planned": n, "started": n, "dropped": n}
+    {"t": second since the start, "stage": name, "planned": n, "started": n, "dropped": n, "late_ms_max": ms}
 
-``t`` is the second the arrivals were *due* in; planned = started + dropped.
+``t`` is the second the arrivals were *due* in; planned = started + dropped; ``late_ms_max`` is
+how late the latest of them was handed to a shopper (the scheduler's own lag: gevent's loop, a
+busy CPU, the pool still starting), in whole ms; readers take the largest of several lines.
 """
 
 from __future__ import annotations
@@ -63,11 +65,12 @@ class ArrivalLog:
         self._open: dict[tuple[int, int], list[int]] = {}
         self.totals = {"planned": 0, "started": 0, "dropped": 0}
 
-    def count(self, arrival: Arrival, started: bool) -> None:
-        """One planned arrival, started or dropped."""
-        cell = self._open.setdefault((math.floor(arrival.due_s), arrival.stage_index), [0, 0, 0])
+    def count(self, arrival: Arrival, started: bool, late_s: float = 0.0) -> None:
+        """One planned arrival, started (``late_s`` after it was due) or dropped."""
+        cell = self._open.setdefault((math.floor(arrival.due_s), arrival.stage_index), [0, 0, 0, 0])
         cell[0] += 1
         cell[1 if started else 2] += 1
+        cell[3] = max(cell[3], round(late_s * 1000))
         self.totals["planned"] += 1
         self.totals["started" if started else "dropped"] += 1
 
@@ -76,9 +79,9 @@ class ArrivalLog:
         keys = sorted(k for k in self._open if before_s is None or k[0] < math.floor(before_s))
         rows = []
         for second, stage in keys:
-            planned, started, dropped = self._open.pop((second, stage))
+            planned, started, dropped, late_ms = self._open.pop((second, stage))
             rows.append({"t": second, "stage": self.stage_names[stage], "planned": planned, "started": started,
-                         "dropped": dropped})
+                         "dropped": dropped, "late_ms_max": late_ms})
         return rows
 
 
@@ -127,7 +130,7 @@ class ArrivalScheduler:
                 self.in_flight += 1
                 self.in_flight_max = max(self.in_flight_max, self.in_flight)
                 self._idle.popleft().set(arrival)
-                self.log.count(arrival, started=True)
+                self.log.count(arrival, started=True, late_s=max(0.0, self.clock() - self.due_epoch_s(arrival)))
             else:
                 self.log.count(arrival, started=False)
 

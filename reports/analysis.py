@@ -131,7 +131,11 @@ class Analysis:
         return next((stage.name for stage in self.stages if stage.first_window <= second < stage.stop_window), None)
 
     def load_at(self, second: int) -> dict | None:
-        """The load sample taken at the end of window ``second`` (the nearest one): users, target, rps."""
+        """The load sample taken at the end of window ``second`` (the nearest one): users, target, rps.
+
+        Open model: ``users`` are the shoppers in flight (the most in that second), ``target_users`` the
+        pool: the pool's idle shoppers are not load.
+        """
         load = self.data.load
         if not len(load):
             return None
@@ -141,7 +145,8 @@ class Analysis:
         def whole(value) -> int | None:
             return None if value != value else int(value)  # NaN when the sample lacked it
 
-        return {"t_s": float(sample["t"]), "users": whole(sample["users"]),
+        in_flight = whole(sample["in_flight_max"])
+        return {"t_s": float(sample["t"]), "users": whole(sample["users"]) if in_flight is None else in_flight,
                 "target_users": whole(sample["target_users"]),
                 "rps": None if sample["rps"] != sample["rps"] else round(float(sample["rps"]), 1)}
 
@@ -204,7 +209,8 @@ class Analysis:
 
     def arrival_stats(self, first: int, stop: int, stage: str | None = None) -> dict | None:
         """Planned, started and dropped arrivals over seconds ``[first, stop)`` (of one stage when named),
-        the drop rate and the started rate per second; None for a closed-model run."""
+        the drop rate, the started rate per second, and how late the latest start was (ms, the scheduler's
+        own lag); None for a closed-model run."""
         if not self.has_arrivals:
             return None
         frame = self.data.arrivals
@@ -213,10 +219,12 @@ class Analysis:
             if stage is not None:
                 mine = mine[mine["stage"] == stage]
             planned, started, dropped = (int(mine[key].sum()) for key in ("planned", "started", "dropped"))
+            late_ms = int(mine["late_ms_max"].max()) if len(mine) else 0
         else:
-            planned = started = dropped = 0
+            planned = started = dropped = late_ms = 0
         duration_s = max(0, stop - first)
         return {"planned": planned, "started": started, "dropped": dropped, "dropped_pct": _pct(dropped, planned),
+                "late_ms_max": late_ms,
                 "started_per_s": round(started / duration_s, 3) if duration_s else None,
                 "planned_per_s": round(planned / duration_s, 3) if duration_s else None}
 

@@ -4,6 +4,7 @@ Four figures, each a column of panels per run (one run, or base | current side b
 shared y scale per row, so a before/after reads at a glance)::
 
     load        users running vs planned (target); requests and ok requests per second
+                (open model: arrivals planned per second, started and dropped, and shoppers in flight)
     latency     p50 / p95 / p99 per bin of each key endpoint (log scale, shared by the panels)
     errors      error rate and 504 rate, % of the bin's requests (and each key endpoint's 504 rate)
     pool        the server's connections in use vs its limit; requests waiting for one
@@ -137,7 +138,9 @@ def _draw(timelines: Sequence[Timeline], titles: Sequence[str | None], rows: int
 
 
 def _load_panel(ax: Axes, timeline: Timeline, row: int) -> None:
-    if row == 0:
+    if row == 0 and timeline.started_per_s is not None:
+        _arrivals_panel(ax, timeline)
+    elif row == 0:
         if timeline.stages:  # the plan itself, not its samples: each stage's users from its start to its end
             x = [t for stage in timeline.stages for t in (stage.start_s, stage.end_s)]
             y = [stage.users for stage in timeline.stages for _ in (0, 1)]
@@ -148,6 +151,20 @@ def _load_panel(ax: Axes, timeline: Timeline, row: int) -> None:
         ax.plot(timeline.x_s, timeline.requests_per_s, color=_COLOURS["limit"], label="requests/s")
         ax.plot(timeline.x_s, timeline.ok_per_s, color=_COLOURS["main"], label="ok/s (throughput)")
         ax.set_ylabel("per second")
+
+
+def _arrivals_panel(ax: Axes, timeline: Timeline) -> None:
+    """Open model: the schedule (each stage's rate), what started and was dropped, and the shoppers in flight."""
+    if timeline.stages:
+        x = [t for stage in timeline.stages for t in (stage.start_s, stage.end_s)]
+        y = [stage.arrival_rate or 0.0 for stage in timeline.stages for _ in (0, 1)]
+        ax.plot(x, y, color=_COLOURS["limit"], linestyle="--", label="planned arrivals/s")
+    ax.plot(timeline.x_s, timeline.started_per_s, color=_COLOURS["main"], label="started/s")
+    if timeline.dropped_per_s is not None and timeline.dropped_per_s.any():
+        ax.plot(timeline.x_s, timeline.dropped_per_s, color=_COLOURS["breach"], label="dropped/s")
+    if timeline.in_flight is not None:
+        ax.plot(timeline.load_t_s, timeline.in_flight, color=_COLOURS["second"], label="in flight")
+    ax.set_ylabel("arrivals/s; shoppers")
 
 
 def _ms_tick(value: float, _position) -> str:

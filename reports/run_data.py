@@ -339,7 +339,8 @@ _ARRIVAL_COUNTS = ("planned", "started", "dropped")
 
 
 def _read_arrivals(folder: ResultsFolder) -> pd.DataFrame:
-    """arrivals.jsonl as columns (second, stage, planned, started, dropped); lines of one key add up."""
+    """arrivals.jsonl as columns (second, stage, planned, started, dropped, late_ms_max); lines of one key add up
+    (``late_ms_max``: the largest; 0 when absent)."""
     where = folder.path / "arrivals.jsonl"
     lines = _read_lines(folder, "arrivals.jsonl")
     for number, line in enumerate(lines, 1):
@@ -353,10 +354,13 @@ def _read_arrivals(folder: ResultsFolder) -> pd.DataFrame:
                 raise BadInput(f"{where}: line {number}: {key}: must be a whole number >= 0, got {json.dumps(value)}")
     frame = pd.DataFrame({"second": np.asarray([int(line["t"]) for line in lines], dtype=np.int64),
                           "stage": pd.Series([line["stage"] for line in lines], dtype=object),
-                          **{key: np.asarray([line[key] for line in lines], dtype=np.int64) for key in _ARRIVAL_COUNTS}})
+                          **{key: np.asarray([line[key] for line in lines], dtype=np.int64) for key in _ARRIVAL_COUNTS},
+                          "late_ms_max": np.asarray([line.get("late_ms_max") if _number(line.get("late_ms_max"))
+                                                     else 0 for line in lines], dtype=np.int64)})
     if not len(frame):
         return frame
-    return frame.groupby(["second", "stage"], as_index=False, sort=True)[list(_ARRIVAL_COUNTS)].sum()
+    return frame.groupby(["second", "stage"], as_index=False, sort=True).agg(
+        **{key: (key, "sum") for key in _ARRIVAL_COUNTS}, late_ms_max=("late_ms_max", "max"))
 
 
 def _busiest_cpu(sample: dict) -> float | None:

@@ -14,6 +14,8 @@ charted per second; a longer one in bins of ``ceil(seconds / MAX_POINTS)`` secon
     error and 504 rates (%)          the bin's failures (504s) over its requests; NaN without requests
     p50 / p95 / p99 (ms)             of the bin's merged histograms; NaN without timed requests
     users, target users              the largest sample in the bin (load.jsonl, once a second)
+    open model: started, dropped     arrivals summed by their due second, per second of the bin
+    open model: in flight            the largest ``in_flight_max`` sample in the bin
     pool in use, waiting, limit      the largest sample in the bin (server_metrics.jsonl)
 
 Which endpoints get a latency panel (at most ``LATENCY_PANELS``): those whose name holds
@@ -63,6 +65,11 @@ class Timeline:
     latency_ms: dict[str, dict[str, np.ndarray]]
     """Endpoint label -> {p50, p95, p99} in ms."""
     pool: PoolSeries | None
+    started_per_s: np.ndarray | None = None
+    """Open model: arrivals started per second (None: a closed-model run)."""
+    dropped_per_s: np.ndarray | None = None
+    in_flight: np.ndarray | None = None
+    """Open model: the most shoppers in flight, on ``load_t_s``."""
 
 
 def breaking_point_s(verdict: Verdict) -> int | None:
@@ -103,19 +110,18 @@ def _latency_endpoints(analysis: Analysis, verdict: Verdict) -> list[int]:
     return [analysis.endpoints.index(label) for label in chosen]
 
 
-def _load(analysis: Analysis, bin_s: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _load(analysis: Analysis, bin_s: int) -> tuple[np.ndarray, ...]:
+    """t, users, target users and in flight (NaN when closed), the largest of each bin."""
     load = analysis.data.load
     t = load["t"].to_numpy(dtype=float)
-    users = load["users"].to_numpy(dtype=float)
-    target = load["target_users"].to_numpy(dtype=float)
+    columns = [load[name].to_numpy(dtype=float) for name in ("users", "target_users", "in_flight_max")]
     if bin_s == 1 or not len(t):
-        return t, users, target
+        return (t, *columns)
     index = np.floor(np.maximum(t - 1e-9, 0) / bin_s).astype(np.int64)
     keys, first = np.unique(index, return_index=True)
     with np.errstate(invalid="ignore"):
-        most = [np.fmax.reduceat(np.nan_to_num(column, nan=-1.0), first) for column in (users, target)]
-    users_max, target_max = (np.where(column < 0, np.nan, column) for column in most)
-    return (keys + 0.5) * bin_s, users_max, target_max
+        most = [np.fmax.reduceat(np.nan_to_num(column, nan=-1.0), first) for column in columns]
+    return ((keys + 0.5) * bin_s, *(np.where(column < 0, np.nan, column) for column in most))
 
 
 def build_timeline(analysis: Analysis, verdict: Verdict, *, breach_s: int | None = None) -> Timeline:
@@ -144,7 +150,12 @@ def build_timeline(analysis: Analysis, verdict: Verdict, *, breach_s: int | None
         if mine_504.any():
             endpoint_504[label] = _pct(_per_bin(mine_504, starts, bin_s), _per_bin(analysis.counts(group).requests,
                                                                                    starts, bin_s))
-    load_t, users, target = _load(analysis, bin_s)
+    load_t, users, target, in_flight = _load(analysis, bin_s)
+    started = dropped = None
+    if analysis.has_arrivals:
+        arrivals = analysis.arrival_counts
+        started, dropped = (_per_bin(arrivals[key], starts, bin_s) / np.maximum(lengths, 1)
+                            for key in ("started", "dropped"))  # arrival_counts has window_count seconds
     return Timeline(
         window_count=window_count, bin_s=bin_s, x_s=starts + lengths / 2, stages=analysis.stages,
         breach_s=breaking_point_s(verdict) if breach_s is None else int(breach_s),
@@ -152,4 +163,5 @@ def build_timeline(analysis: Analysis, verdict: Verdict, *, breach_s: int | None
         requests_per_s=requests / np.maximum(lengths, 1), ok_per_s=ok / np.maximum(lengths, 1),
         error_pct=_pct(failures, requests), status_504_pct=_pct(_per_bin(answered_504, starts, bin_s), requests),
         endpoint_504_pct=endpoint_504, latency_ms=latency,
-        pool=read_pool_series(analysis.data.path, bin_s=bin_s))
+        pool=read_pool_series(analysis.data.path, bin_s=bin_s),
+        started_per_s=started, dropped_per_s=dropped, in_flight=in_flight if analysis.has_arrivals else None)

@@ -53,3 +53,25 @@ def test_recorder_memory_rejects_an_early_sample_after_the_late_one():
     assert done.stderr.strip().splitlines()[-1] == (
         "recorder_memory.py: error: --early-s, --late-s, --duration-s: must be 0 < early < late < duration, "
         "got 5, 2, 6")
+
+
+def test_open_model_smoke_prints_ratios_that_match_its_results_folder(tmp_path):
+    """open_model.py --smoke exits 0, prints a ratio per rate, and its totals equal the folder's arrivals."""
+    done, figures = run_benchmark("open_model.py", "--smoke", "--results-dir", str(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    for rate in ("5", "10"):
+        stage = figures[f"stage_rate_{rate}"].split()
+        assert stage[:2] == ["scheduled", f"{rate}/s"] and stage[4] == "ratio" and float(stage[5]) > 0, stage
+    manifest = json.loads((tmp_path / "open-model" / "manifest.json").read_text())
+    assert manifest["status"] == "complete"
+    assert {key: int(figures[key]) for key in ("planned", "started", "dropped")} == manifest["totals"]["arrivals"]
+    assert int(figures["planned"]) == 2 * 5 + 2 * 10  # uniform arrivals: the schedule's integral
+    float(figures["min_ratio"])
+    assert figures["saturated_at"] == "none" or float(figures["saturated_at"]) > 0
+
+
+def test_open_model_rejects_bad_rates():
+    """open_model.py exits 2 with one error line, before starting anything, for a rate that is not > 0."""
+    done, _ = run_benchmark("open_model.py", "--smoke", "--rates", "5,0", timeout_s=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == "open_model.py: error: --rates: every rate must be > 0, got '5,0'"

@@ -118,7 +118,7 @@ def test_arrivals_add_up_by_second_and_stage(tmp_path):
     analysis = analyse_folder(folder.write())
     assert analysis.arrival_counts["planned"][12] == 22 and analysis.arrival_counts["dropped"][12] == 4
     peak = analysis.to_json()["arrivals"]["stages"]["peak"]
-    assert peak == {"planned": 402, "started": 394, "dropped": 8, "dropped_pct": round(100 * 8 / 402, 4),
+    assert peak == {"planned": 402, "started": 394, "dropped": 8, "dropped_pct": round(100 * 8 / 402, 4), "late_ms_max": 0,
                     "started_per_s": 19.7, "planned_per_s": 20.1}
     assert analysis.to_json()["arrivals"]["run"]["planned"] == 502
 
