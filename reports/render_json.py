@@ -18,8 +18,9 @@ document this module writes against it). Top level::
                        first_failure: null | {t_s, window_start_s, window_end_s, stage, users,
                                               target_users, rps, observed, observed_text}}]
     checks           [{name, ok, detail}]: the run's validity checks
-    generator        {saturated, under_driven, max_cpu_percent, planned_arrivals, dropped_arrivals, detail}:
-                     was the load offered as planned (arrivals null for closed-model runs)
+    generator        {saturated, under_driven, max_cpu_percent, planned_arrivals, dropped_arrivals,
+                     worst_10s_started_ratio, late_ms_max, detail}: was the load offered as planned
+                     (the arrival fields null for closed-model runs)
     warnings         [text]
     summary          {overall: stats, endpoints: [{endpoint, method, name, ...stats}]} for the whole
                      run; stats as in analysis.json (requests, failures, error_rate_pct, latency_ms,

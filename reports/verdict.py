@@ -71,7 +71,8 @@ class Verdict:
     slo_source: str
     generator: dict | None = None
     """The load generator's state: {saturated, under_driven, max_cpu_percent, planned_arrivals,
-    dropped_arrivals, detail}; arrivals are None for a closed-model run."""
+    dropped_arrivals, worst_10s_started_ratio, late_ms_max, detail}; the arrival fields are None for a
+    closed-model run."""
 
     @property
     def exit_code(self) -> int:
@@ -130,7 +131,22 @@ def _generator(analysis: Analysis, checks: tuple[Check, ...]) -> dict:
     return {"saturated": saturated, "under_driven": saturated or under, "max_cpu_percent": max_cpu,
             "planned_arrivals": None if arrivals is None else arrivals["planned"],
             "dropped_arrivals": None if arrivals is None else arrivals["dropped"],
+            "worst_10s_started_ratio": None if arrivals is None else _worst_window_ratio(analysis),
+            "late_ms_max": None if arrivals is None else arrivals["late_ms_max"],
             "detail": "; ".join(details) if details else "driven as planned"}
+
+
+def _worst_window_ratio(analysis: Analysis, length: int = 10) -> float | None:
+    """Open model: the lowest started / planned arrivals over any ``length`` seconds (the whole run when shorter)."""
+    counts = analysis.arrival_counts
+    planned, started = counts["planned"], counts["started"]
+    length = min(length, len(planned))
+    if not length:
+        return None
+    window = np.ones(length, dtype=np.int64)
+    planned_w, started_w = np.convolve(planned, window, "valid"), np.convolve(started, window, "valid")
+    judged = planned_w > 0
+    return round(float((started_w[judged] / planned_w[judged]).min()), 4) if judged.any() else None
 
 
 def _breach(result: ObjectiveResult) -> str:
