@@ -182,3 +182,48 @@ def test_two_workers_share_the_schedule_and_its_totals_are_the_schedules(runs):
     assert_folder_reconciled(folder, got["seen"])
     timed = [row for row in _lines(folder, "windows.jsonl") if row["kind"] not in ("cancelled", "refused_target")]
     assert timed and all("hist_due" in row for row in timed), "the workers' latencies from due reach the master"
+
+
+_SCHEDULER_SCRIPT = r"""
+import json, sys, time
+import gevent
+from profiles import load_profile
+from locustfiles.open_model import ArrivalScheduler
+
+profile = load_profile(sys.argv[1])
+scheduler = ArrivalScheduler(profile, time.time())
+hold = sys.argv[2] == "hold"
+for _ in range(2):
+    scheduler.join()
+
+def shopper():
+    while True:
+        arrival = scheduler.take()
+        if hold:
+            gevent.sleep(60)  # never done: the pool stays full
+        scheduler.done()
+
+shoppers = [gevent.spawn(shopper) for _ in range(2)]
+scheduler.start()
+scheduler._greenlet.join()
+gevent.killall(shoppers)
+print(json.dumps({"totals": scheduler.log.totals, "rows": scheduler.flush(None)}))
+"""
+
+
+@pytest.mark.parametrize(("hold", "started", "dropped"), [("hold", 2, 8), ("release", 10, 0)])
+def test_scheduler_drops_only_when_every_shopper_is_busy(tmp_path, hold, started, dropped):
+    """Ten uniform arrivals, a pool of 2: held forever, 2 start and 8 drop; released at once, all 10 start."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "p.yaml"
+    path.write_text("name: tiny\nmax_in_flight: 2\narrivals: uniform\nmix: {browser: 1}\n"
+                    "stages:\n  - {name: only, duration: 1s, arrival_rate: 10}\n")
+    done = subprocess.run([sys.executable, "-c", _SCHEDULER_SCRIPT, str(path), hold], capture_output=True, text=True,
+                          timeout=60, cwd=REPO, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["totals"] == {"planned": 10, "started": started, "dropped": dropped}
+    assert [{k: row[k] for k in ("t", "stage", "planned", "started", "dropped")} for row in result["rows"]] == [
+        {"t": 0, "stage": "only", "planned": 10, "started": started, "dropped": dropped}]
