@@ -157,7 +157,8 @@ class Recording:
         if self._distributed:
             self.manifest["recording"]["distributed"] = True
             workers = sorted(self.environment.runner.clients)
-            self.ledger.share_out(workers)  # the open model's arrivals: worker i of n takes every n-th
+            if self._open:
+                self.ledger.share_out(workers)  # the open model's arrivals: worker i of n takes every n-th
             for worker_id in workers:
                 self._welcome(worker_id)
         self.folder.write_json("manifest.json", self.manifest)
