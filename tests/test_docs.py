@@ -47,8 +47,8 @@ DEFAULT_SRC_MOUNT_PATH = "/lotest/src"
 DEFAULT_LIB_MOUNT_PATH = "/opt/locust/lib"
 MASTER_PORT = 5557
 
-SURGEGATE_OPTIONS = ("--profile", "--time-scale", "--peak-multiplier", "--adapter", "--allow-target", "--results-dir",
-                     "--run-id", "--raw-samples")
+SURGEGATE_OPTIONS = ("--profile", "--time-scale", "--peak-multiplier", "--max-in-flight", "--adapter", "--allow-target",
+                     "--results-dir", "--run-id", "--raw-samples")
 
 
 def load_documents() -> list[tuple[Path, dict]]:
