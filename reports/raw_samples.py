@@ -14,6 +14,8 @@ response_time_us   whole microseconds, as recorded in the histograms
 response_bytes     body size
 journey            the shopper's journey (browser, buyer, ...)
 worker             the Locust worker that sent it ("" on a local run)
+from_due_us        open model: whole microseconds from when the request was due by the arrival
+                   schedule to its answer, as in the ``hist_due`` histograms ("" when closed)
 =================  ===========================================================
 
 Written in chunks as the run goes (about once a second locally, at every
@@ -42,13 +44,14 @@ __all__ = ["COLUMNS", "FILE_NAME", "RawSampleLog", "sample_row", "read_samples"]
 
 FILE_NAME = "samples.csv.gz"
 COLUMNS = ("start_time_s", "name", "method", "status", "kind", "response_time_us", "response_bytes", "journey",
-           "worker")
+           "worker", "from_due_us")
 
 
 def sample_row(rec: RequestRecord, worker: str = "") -> list:
     """One CSV row of a request (also what a worker ships to the master)."""
+    from_due_us = rec.from_due_us
     return [f"{rec.start_time_s:.6f}", rec.name, rec.method, rec.status, rec.kind, rec.response_time_us,
-            rec.response_bytes, rec.journey, worker]
+            rec.response_bytes, rec.journey, worker, "" if from_due_us is None else from_due_us]
 
 
 class RawSampleLog:
@@ -87,7 +90,10 @@ class RawSampleLog:
 
 
 def read_samples(path: Path) -> Iterator[dict]:
-    """Every complete row of a sample log, as dicts with numbers converted; stops at a torn last chunk."""
+    """Every complete row of a sample log, as dicts with numbers converted; stops at a torn last chunk.
+
+    ``from_due_us`` is None for a closed-model request (and in logs written before the column existed).
+    """
     data = Path(path).read_bytes()
     text = []
     while data:
@@ -105,4 +111,6 @@ def read_samples(path: Path) -> Iterator[dict]:
         row["start_time_s"] = float(row["start_time_s"])
         for field in ("status", "response_time_us", "response_bytes"):
             row[field] = int(row[field])
+        due = row.get("from_due_us")
+        row["from_due_us"] = int(due) if due else None
         yield row

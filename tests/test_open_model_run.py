@@ -3,7 +3,8 @@
 Each run is made once per module, on demand, and read by several tests (five runs, ~1.5 min in all):
 
     open-incident    a slow checkout (the July 15 pool of 5, 630 ms a checkout), a pool of 300: the
-                     arrival rate is kept while shoppers pile up in flight; counts match the stub's
+                     arrival rate is kept while shoppers pile up in flight; counts match the stub's;
+                     with --raw-samples, to check both histograms against every request
     open-small-pool  the same slow shop with --max-in-flight 4: arrivals are dropped, and counted
     closed-fixed, closed-incident   tests/data/closed-twin.yaml: the same stages as users
     open-2-workers   --processes 2 against the fast shop (the profile's pool of 60): the workers
@@ -31,7 +32,7 @@ CLOSED_TWIN = REPO / "tests" / "data" / "closed-twin.yaml"
 _RUNS: dict[str, dict] = {}
 
 RUNS = {
-    "open-incident": ("incident", OPEN, ("--max-in-flight", "300")),
+    "open-incident": ("incident", OPEN, ("--max-in-flight", "300", "--raw-samples")),
     "open-small-pool": ("incident", OPEN, ("--max-in-flight", "4")),
     "closed-fixed": ("fixed", CLOSED_TWIN, ()),
     "closed-incident": ("incident", CLOSED_TWIN, ()),
@@ -148,6 +149,35 @@ def test_corrected_latency_exceeds_the_send_latency_during_the_stall(runs):
     assert closed["latency_corrected"] is False
     assert closed["overall"]["run"]["latency_from_due_ms"] is None
     assert "not corrected" in (runs("closed-incident")["folder"] / "summary.md").read_text()
+
+
+def test_latency_from_due_histograms_match_the_raw_samples(runs):
+    """hist_due's percentiles per endpoint are within HdrHistogram's 0.1% of the exact ones of every request."""
+    import math
+
+    from hdrh.histogram import HdrHistogram
+
+    from reports.raw_samples import read_samples
+
+    folder = runs("open-incident")["folder"]
+    by_name: dict = {}
+    for sample in read_samples(folder / "samples.csv.gz"):
+        if sample["kind"] not in ("cancelled", "refused_target"):
+            assert sample["from_due_us"] >= sample["response_time_us"]
+            by_name.setdefault(sample["name"], []).append(sample["from_due_us"])
+    merged: dict = {}
+    for row in json.loads((folder / "totals.json").read_text())["totals"]:
+        if row["kind"] in ("cancelled", "refused_target"):
+            continue
+        hist = HdrHistogram.decode(row["hist_due"])
+        merged.setdefault(row["name"], hist) if row["name"] not in merged else merged[row["name"]].add(hist)
+    assert set(merged) == set(by_name)
+    for name, values in by_name.items():
+        values.sort()
+        assert merged[name].get_total_count() == len(values)
+        for p in (50, 95, 99, 100):
+            exact = values[max(1, math.floor(p / 100 * len(values) + 0.5)) - 1]
+            assert exact <= merged[name].get_value_at_percentile(p) <= exact * 1.001 + 1, (name, p, exact)
 
 
 def test_a_pool_too_small_drops_arrivals_and_counts_them(runs):
