@@ -208,3 +208,41 @@ def test_open_levels_are_arrival_rates_and_compare_with_an_arrivals_peak(tmp_pat
     assert capacity.summary[0].startswith("capacity: held 20 arrivals/s (stage peak, 10 req/s); never broke")
     (headroom,) = capacity.headroom
     assert headroom.text == "survives 1.23x the expected peak (16 arrivals/s)"
+
+
+def test_a_request_due_earlier_records_its_time_from_due():
+    """Sent at 10.5 s, answered 40 ms later, due at 9.0 s: 40 ms from the send, 1.54 s from due; closed: None."""
+    from reports.records import record_from_event
+
+    record = record_from_event(request_type="POST", name="/checkout", response_time=40.0, response_length=5,
+                               start_time=10.5, context={"journey": "buyer", "due_s": 9.0})
+    assert (record.response_time_us, record.from_due_us) == (40_000, 1_540_000)
+    early = record_from_event(request_type="GET", name="/p", response_time=40.0, response_length=5,
+                              start_time=10.5, context={"due_s": 10.6})  # clock jitter: never below the send time
+    assert early.from_due_us == 40_000
+    closed = record_from_event(request_type="GET", name="/p", response_time=40.0, response_length=5,
+                               start_time=10.5, context={"journey": "browser"})
+    assert closed.due_time_s is None and closed.from_due_us is None
+
+
+def test_windows_keep_hist_due_and_merge_it_exactly():
+    """A window's row carries hist_due only when its requests were due; merged rows and totals add it up."""
+    from hdrh.histogram import HdrHistogram
+
+    from reports.records import RequestRecord
+    from reports.windows import WindowedRecorder
+
+    worker, master = WindowedRecorder(started_at_s=100.0), WindowedRecorder(started_at_s=100.0)
+    worker.record(RequestRecord(100.2, "/checkout", "POST", 201, "ok", 40_000, 5, "buyer", due_time_s=99.0))
+    worker.record(RequestRecord(100.3, "/products", "GET", 200, "ok", 10_000, 5, "browser"))
+    rows = {row.name: row.to_json() for row in worker.flush(None)}
+    assert "hist_due" in rows["/checkout"] and "hist_due" not in rows["/products"]
+    assert HdrHistogram.decode(rows["/checkout"]["hist_due"]).get_max_value() == pytest.approx(1_240_000, rel=1e-3)
+    for row in rows.values():
+        master.merge(row["t"], (row["name"], row["method"], row["status"], row["kind"]), row["count"], row["bytes"],
+                     row["hist"], row.get("hist_due"))
+    master.merge(0.0, ("/checkout", "POST", 201, "ok"), 1, 5, rows["/checkout"]["hist"], rows["/checkout"]["hist_due"])
+    merged = {row.name: row for row in master.flush(None)}
+    assert HdrHistogram.decode(merged["/checkout"].histogram_due).get_total_count() == 2
+    assert master.totals[("/checkout", "POST", 201, "ok")].due_histogram.get_total_count() == 2
+    assert master.totals[("/products", "GET", 200, "ok")].due_histogram is None

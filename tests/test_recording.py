@@ -269,7 +269,8 @@ def test_torn_sample_chunk_keeps_the_complete_ones(tmp_path):
     (tmp_path / "samples.csv.gz").write_bytes(data[:-5])
     rows = list(read_samples(tmp_path / "samples.csv.gz"))
     assert rows == [{"start_time_s": 1.5, "name": "/p", "method": "GET", "status": 200, "kind": "ok",
-                     "response_time_us": 1234, "response_bytes": 10, "journey": "browser", "worker": ""}]
+                     "response_time_us": 1234, "response_bytes": 10, "journey": "browser", "worker": "",
+                     "from_due_us": None}]
 
 
 def test_recorder_memory_does_not_grow_with_requests():
