@@ -39,12 +39,14 @@ def _sentences(value: Any) -> list[str]:
 
 
 def _against(headroom: Mapping) -> str:
-    """What the run is measured against: ``16.2 req/s of POST /checkout``, ``300 users``."""
+    """What the run is measured against: ``16.2 req/s of POST /checkout``, ``300 users``, ``32.4 arrivals/s``."""
     expected, unit = headroom.get("expected"), headroom.get("unit")
     if not isinstance(expected, (int, float)) or isinstance(expected, bool):
         return _t(unit)
     if unit == "rps":
         return _t(f"{expected:g} req/s" + (f" of {headroom['endpoint']}" if headroom.get("endpoint") else ""))
+    if unit == "arrivals":
+        return _t(f"{expected:g} arrivals/s")
     return _t(f"{expected:g} {unit}")
 
 
@@ -58,7 +60,8 @@ def capacity_section(document: Mapping | None) -> dict[str, Any] | None:
                  "text": _t(h.get("text"))}
                 for h in document.get("headroom") or [] if isinstance(h, Mapping)]
     levels = [{"name": _t(lv.get("name"), 200), "stage": _t(lv.get("stage"), 200),
-               "span": f"{lv.get('first_s', '-')}\u2013{lv.get('stop_s', '-')} s", "users": _t(lv.get("users")),
+               "span": f"{lv.get('first_s', '-')}\u2013{lv.get('stop_s', '-')} s", "users": _t(lv.get("users") if lv.get("arrival_rate") is None
+                                                                     else f"{lv['arrival_rate']:g}"),
                "rps": _number(lv.get("requests_per_s"), "req/s"), "ok": _number(lv.get("ok_per_s"), "req/s"),
                "errors": _number(lv.get("error_rate_pct"), "%"), "p95": _number(lv.get("p95_ms"), "ms"),
                "status": _t(str(lv.get("status", "")).replace("_", " ")) +

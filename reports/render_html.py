@@ -231,7 +231,8 @@ def render_html(verdict: Verdict, analysis: Analysis, *, capacity: Finding | Non
     point = getattr(capacity, "breaking_point", None)
     point = point if isinstance(point, Mapping) and isinstance(point.get("t_s"), int) else None
     timeline = build_timeline(analysis, verdict, breach_s=None if point is None else point["t_s"])
-    stages = [{"name": _text(stage.name), "span": f"{stage.start_s:g}\u2013{stage.end_s:g} s", "users": stage.users,
+    stages = [{"name": _text(stage.name), "span": f"{stage.start_s:g}\u2013{stage.end_s:g} s",
+               "users": stage.users if stage.arrival_rate is None else f"{stage.arrival_rate:g}",
                "peak": stage.peak, **_stats_row(overall["stages"][stage.name])}
               for stage in analysis.stages if stage.name in overall["stages"]]
     context = {
@@ -246,6 +247,7 @@ def render_html(verdict: Verdict, analysis: Analysis, *, capacity: Finding | Non
                 ("requests", f"{overall['run']['requests']:,}"), _model_row(analysis),
                 ("SLOs", _text(verdict.slo_source))],
         "latency_corrected": analysis.latency_corrected,
+        "load_unit": "arrivals/s" if analysis.has_arrivals else "users",
         "latency_note": LATENCY_NOTE[analysis.latency_corrected],
         "counts": {status: verdict.count(status) for status in ("pass", "fail", "no_data")},
         "capacity": capacity_section(None if capacity is None else capacity.to_json()),
