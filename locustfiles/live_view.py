@@ -9,6 +9,7 @@ declare the tab and its columns, and each answer to ``/stats/requests``
     stage        peak (4/6), 62 s of 198 s
     load         300 users running, 300 planned; 113.4 req/s
                  (open model: 230 of 600 shoppers in flight; 32 arrivals/s planned, 148.2 req/s)
+    arrivals     (open model) none dropped | 12 dropped          1830 of 1842 planned started
     <objective>  holding | BREACHED | waiting    observed    bound (scope)
     verdict      NOT READY (exit 1)              report: results/<run>/report.html   (when the run has ended)
 
@@ -89,6 +90,11 @@ class LiveView:
                     rows.append({"item": "load", "status": f"{in_flight} of {tick.users} shoppers in flight",
                                  "observed": f"{tick.arrival_rate:g} arrivals/s planned, {rps:.1f} req/s",
                                  "bound": ""})
+                    if scheduler is not None:
+                        totals = scheduler.log.totals
+                        rows.append({"item": "arrivals", "status": f"{totals['dropped']} dropped" if totals["dropped"]
+                                     else "none dropped", "observed": f"{totals['started']} of {totals['planned']} "
+                                     "planned started", "bound": ""})
         if self._judged_folder == recording.folder.path:
             rows.extend(self._objectives)
         if recording.recorder is None and recording.verdict_line:
