@@ -133,8 +133,8 @@ class Analysis:
     def load_at(self, second: int) -> dict | None:
         """The load sample taken at the end of window ``second`` (the nearest one): users, target, rps.
 
-        Open model: ``users`` are the shoppers in flight (the most in that second), ``target_users`` the
-        pool: the pool's idle shoppers are not load.
+        Open model: ``users`` are the shoppers in flight (the most in that second) and ``target_users`` is
+        None: the pool's idle shoppers are not load, and no number of users was planned.
         """
         load = self.data.load
         if not len(load):
@@ -147,7 +147,7 @@ class Analysis:
 
         in_flight = whole(sample["in_flight_max"])
         return {"t_s": float(sample["t"]), "users": whole(sample["users"]) if in_flight is None else in_flight,
-                "target_users": whole(sample["target_users"]),
+                "target_users": whole(sample["target_users"]) if in_flight is None else None,
                 "rps": None if sample["rps"] != sample["rps"] else round(float(sample["rps"]), 1)}
 
     # -- groups --------------------------------------------------------------------------------------
