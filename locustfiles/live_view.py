@@ -8,6 +8,7 @@ declare the tab and its columns, and each answer to ``/stats/requests``
 
     stage        peak (4/6), 62 s of 198 s
     load         300 users running, 300 planned; 113.4 req/s
+    capacity search   stopped at 41 s   <the level that broke, and why>   (a stop_on_breach profile, once it stopped)
     <objective>  holding | BREACHED | waiting    observed    bound (scope)
     verdict      NOT READY (exit 1)              report: results/<run>/report.html   (when the run has ended)
 
@@ -81,6 +82,10 @@ class LiveView:
                 rows.append({"item": "load", "status": f"{runner.user_count} users running",
                              "observed": f"{tick.users} planned; {runner.stats.total.current_rps:.1f} req/s",
                              "bound": ""})
+        stop = recording.manifest.get("search_stop")
+        if stop is not None:
+            rows.append({"item": "capacity search", "status": f"stopped at {stop['at_s']:.0f} s",
+                         "observed": stop["text"], "bound": ""})
         if self._judged_folder == recording.folder.path:
             rows.extend(self._objectives)
         if recording.recorder is None and recording.verdict_line:

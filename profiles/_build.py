@@ -101,6 +101,7 @@ def build_profile(
         mix=checked["mix"],
         think_time_s=checked["think_time_s"],
         stages=_with_a_peak(stages),
+        stop_on_breach=checked["stop_on_breach"],
     )
 
 

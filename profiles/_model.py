@@ -110,6 +110,8 @@ class Profile:
         mix: the profile's default journey mix.
         think_time_s: default think time, or None to let the locustfile decide.
         stages: at least one, back to back from 0 s.
+        stop_on_breach: a capacity search: the run stops as soon as an objective fails over a level of
+            constant load (the locustfile judges as it goes), so the stages are only the upper bounds.
     """
 
     name: str
@@ -120,6 +122,7 @@ class Profile:
     mix: Mix
     think_time_s: ThinkTime | None
     stages: tuple[Stage, ...]
+    stop_on_breach: bool = False
 
     @property
     def total_s(self) -> float:

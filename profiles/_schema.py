@@ -27,7 +27,7 @@ from surgegate.errors import BadInput
 
 __all__ = ["RawStage", "Fields", "show"]
 
-_TOP_KEYS = ("name", "description", "time_scale", "mix", "think_time_s", "stages")
+_TOP_KEYS = ("name", "description", "time_scale", "mix", "think_time_s", "stop_on_breach", "stages")
 _STAGE_KEYS = ("name", "duration", "users", "spawn_rate", "mix", "peak")
 _THINK_KEYS = ("min", "max")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
@@ -168,6 +168,9 @@ class Fields:
         time_scale = self.positive("time_scale", fields.get("time_scale", 1.0), maximum=1.0)
         mix = self.mix("mix", fields["mix"])
         think_time = self.think_time("think_time_s", fields["think_time_s"]) if "think_time_s" in fields else None
+        stop_on_breach = fields.get("stop_on_breach", False)
+        if not isinstance(stop_on_breach, bool):
+            self.fail("stop_on_breach", "must be true or false", stop_on_breach)
         stages = fields["stages"]
         if not isinstance(stages, list) or not stages:
             self.fail("stages", "must list at least one stage", stages)
@@ -177,6 +180,7 @@ class Fields:
             "time_scale": time_scale,
             "mix": mix,
             "think_time_s": think_time,
+            "stop_on_breach": stop_on_breach,
             "stages": [self.stage(f"stages[{index}]", stage) for index, stage in enumerate(stages)],
         }
 

@@ -80,12 +80,14 @@ class RunInfo:
     target: str
     adapter: str
     incomplete_reason: str | None
+    search_stop: dict | None = None
+    """A capacity search's stop (``stop_on_breach`` profiles): ``at_s``, ``text`` and the level that failed."""
 
     def to_json(self) -> dict:
         """The run's identity for ``analysis.json`` and ``verdict.json``."""
         return {"run_id": self.run_id, "status": self.status, "started_at": self.started_at,
                 "ended_at": self.ended_at, "elapsed_s": self.elapsed_s, "target": self.target,
-                "adapter": self.adapter, "incomplete_reason": self.incomplete_reason,
+                "adapter": self.adapter, "incomplete_reason": self.incomplete_reason, "search_stop": self.search_stop,
                 "profile": {"name": self.profile_name, "time_scale": self.time_scale,
                             "peak_multiplier": self.peak_multiplier, "total_s": self.total_s}}
 
@@ -237,8 +239,17 @@ def _parse_manifest(where: Path, manifest: Any) -> tuple[RunInfo, list[dict]]:
         profile_name=str(profile.get("name", "")), time_scale=optional_number("time_scale"),
         peak_multiplier=optional_number("peak_multiplier"), total_s=optional_number("total_s"),
         target=str(manifest.get("target", "")), adapter=str(manifest.get("adapter", "")),
-        incomplete_reason=manifest.get("incomplete_reason"))
+        incomplete_reason=manifest.get("incomplete_reason"), search_stop=_search_stop(manifest.get("search_stop")))
     return info, checked
+
+
+def _search_stop(value: object) -> dict | None:
+    """The manifest's ``search_stop`` when it is well formed (a folder is read, never trusted)."""
+    if not isinstance(value, dict) or not isinstance(value.get("text"), str) or not _number(value.get("at_s")):
+        return None
+    users = value.get("users")
+    return {"at_s": float(value["at_s"]), "text": value["text"], "level": str(value.get("level", "")),
+            "users": users if isinstance(users, int) and not isinstance(users, bool) else None}
 
 
 _ROW_FIELDS = (("t", _number, "a number"), ("name", lambda v: isinstance(v, str), "text"),

@@ -44,7 +44,7 @@ def test_web_ui_offers_profiles_and_swarm_follows_the_shape(start_stub, tmp_path
         page = _wait_for(web + "/").text
         args = json.loads(re.search(r"window\.templateArgs = (\{.*?\})\s*\n", page).group(1))
         profile_field = args["extra_options"]["surge_profile"]
-        assert profile_field["choices"] == ["july15", "soak", "spike", "step"]
+        assert profile_field["choices"] == ["capacity", "july15", "soak", "spike", "step"]
         assert profile_field["default_value"] == "july15"
         assert args["extended_tabs"] == [{"title": "surgegate", "key": "surgegate"}]
 
