@@ -35,6 +35,7 @@ from markupsafe import Markup
 import surgegate
 from reports._report_findings import capacity_section, diagnosis_section
 from reports.analysis import Analysis
+from reports.capacity import Capacity
 from reports.charts import draw_charts
 from reports.compare import FLOORS, Change, compare_runs
 from reports.objectives import ObjectiveResult, format_value
@@ -185,9 +186,9 @@ def _endpoint_changes(changes: tuple[Change, ...], tolerance_pct: float) -> tupl
 
 
 def _comparison(baseline: tuple[Analysis, Verdict], analysis: Analysis, verdict: Verdict, timeline: Timeline,
-                tolerance_pct: float) -> dict[str, Any]:
+                tolerance_pct: float, capacities: tuple) -> dict[str, Any]:
     base_analysis, base_verdict = baseline
-    comparison = compare_runs(baseline, (analysis, verdict), tolerance_pct)
+    comparison = compare_runs(baseline, (analysis, verdict), tolerance_pct, capacities)
     base_timeline = build_timeline(base_analysis, base_verdict)
     titles = [f"before: {base_analysis.info.run_id} ({HEADLINES[base_verdict.verdict]})",
               f"after: {analysis.info.run_id} ({HEADLINES[verdict.verdict]})"]
@@ -196,13 +197,15 @@ def _comparison(baseline: tuple[Analysis, Verdict], analysis: Analysis, verdict:
             "tolerance": f"{tolerance_pct:g}%", "notes": [_text(n, _LONG) for n in comparison.notes],
             "worse": len(comparison.worse),
             "objectives": [_change_cell(c, tolerance_pct) for c in comparison.objectives],
+            "headline": [_text(line, _LONG) for line in comparison.headline],
+            "capacity": [_change_cell(c, tolerance_pct) for c in comparison.capacity],
             "endpoint_metrics": metrics, "endpoints": endpoints,
             "charts": draw_charts([base_timeline, timeline], titles)}
 
 
 def render_html(verdict: Verdict, analysis: Analysis, *, capacity: Finding | None = None,
                 diagnosis: Finding | None = None, baseline: tuple[Analysis, Verdict] | None = None,
-                tolerance_pct: float = 10.0) -> str:
+                baseline_capacity: Capacity | None = None, tolerance_pct: float = 10.0) -> str:
     """The report's HTML, ending in a newline.
 
     Args:
@@ -212,6 +215,7 @@ def render_html(verdict: Verdict, analysis: Analysis, *, capacity: Finding | Non
             ``to_json()`` is shown. A capacity's ``breaking_point`` (``{"t_s", ...}``) is the one marked on
             the charts; without it, the verdict's first breach is.
         baseline: a run to compare with, judged by the same SLOs, as ``compare_runs`` takes it.
+        baseline_capacity: the baseline's capacity; with ``capacity``, their changes and the headline are shown.
         tolerance_pct: how much worse than the baseline a metric may get before it is flagged.
     """
     info = analysis.info
@@ -244,7 +248,9 @@ def render_html(verdict: Verdict, analysis: Analysis, *, capacity: Finding | Non
         "stages": stages,
         "checks": [{"name": _text(c.name), "ok": c.ok, "detail": _text(c.detail, _LONG)} for c in verdict.checks],
         "warnings": [_text(w, _LONG) for w in verdict.warnings],
-        "comparison": None if baseline is None else _comparison(baseline, analysis, verdict, timeline, tolerance_pct),
+        "comparison": None if baseline is None else _comparison(
+            baseline, analysis, verdict, timeline, tolerance_pct,
+            (baseline_capacity, capacity) if isinstance(capacity, Capacity) else (None, None)),
         "version": surgegate.__version__,
     }
     return _environment().get_template("report.html.j2").render(svg=_svg, **context)
