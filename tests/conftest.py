@@ -12,6 +12,15 @@ from tests._postgres import ThrowawayPostgres, find_bindir
 
 
 @pytest.fixture(scope="session")
+def surge_runs(tmp_path_factory) -> Callable:
+    """``surge_runs(preset)``: the 28 s surge against the stub, run once per session (``tests._surge_runs``)."""
+    from tests._surge_runs import surge_run
+
+    root = tmp_path_factory.mktemp("surge-runs")
+    return lambda preset: surge_run(root, preset)
+
+
+@pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A SQLAlchemy URL of a PostgreSQL database that lives for the test session.
 

@@ -25,13 +25,11 @@ from reports.slo import load_slo
 from reports.timeline import build_timeline
 from reports.verdict import judge
 from surgegate.cli import main
-from target_stub.process import StubProcess
 from tests._chromium import Chromium, find_chromium
-from tests._locust import REPO, run_locust
+from tests._locust import REPO
 from tests.test_analysis import RunFolder
 from tests.test_gate_outputs import hostile_run, write_slo
 
-SURGE = REPO / "tests" / "data" / "surge.yaml"
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 SECTIONS = ("capacity", "breaking-point", "charts", "objectives", "endpoints", "stages", "checks", "comparison")
 """The page's sections in their order (capacity only when the gate assessed it)."""
@@ -50,19 +48,13 @@ def browser(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def real_runs(tmp_path_factory) -> dict[str, Path]:
+def real_runs(surge_runs) -> dict[str, Path]:
     """The 28 s surge played by real Locust against the real stub, `incident` then `fixed`: their results folders."""
-    base = tmp_path_factory.mktemp("runs")
     folders = {}
     for preset, code in (("incident", 1), ("fixed", 0)):
-        stub = StubProcess(preset).start()
-        try:
-            run = run_locust("--headless", "--profile", str(SURGE), "--host", stub.url, "--stop-timeout", "20",
-                             "--results-dir", str(base), "--run-id", preset, "--only-summary")
-        finally:
-            assert stub.stop() == 0
-        assert run.code == code, run.stdout[-3000:] + run.stderr[-3000:]
-        folders[preset] = base / preset
+        surge = surge_runs(preset)
+        assert surge.run.code == code, surge.run.stdout[-3000:] + surge.run.stderr[-3000:]
+        folders[preset] = surge.folder
     return folders
 
 
@@ -164,6 +156,9 @@ def test_real_comparison_report_shows_before_and_after(real_runs, browser, tmp_p
     incident_504 = next(o for o in before["objectives"] if o["name"] == "checkout-504-peak-windows")
     assert f"checkout-504-peak-windows status 504 rate {incident_504['observed_text']} 0% " in page_text
     assert "fail -> pass" in page_text and "Before: run incident, NOT READY; after: this run, READY." in page_text
+    # What the fix came to, in the team's words: checkout's 504s gone, and the capacity held before and after.
+    assert re.search(r"504s on POST /checkout: [0-9.]+% -> 0%", page_text), page_text[:3000]
+    assert re.search(r"capacity: (held [0-9]+ users|no level held) -> (at least )?[0-9]+ users", page_text)
     url = out.as_uri()
     page = browser.open_page(url, evaluate=_PAGE_VALUES)
     _assert_self_contained(page, url)
