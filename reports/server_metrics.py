@@ -71,15 +71,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from surgegate.errors import BadInput
+from surgegate.yaml_file import read_yaml
 
 __all__ = [
     "ServerScraper", "KeepList", "ScrapeError", "build_scraper", "load_keep_list", "parse_exposition", "redact_argv",
@@ -164,28 +163,7 @@ def load_keep_list(path: str) -> KeepList:
         BadInput: ``--metrics-config FILE: <field>: <rule>, got <value>``, 0-based indexes (``keep[1]``).
     """
     where = f"--metrics-config {path}"
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BadInput(f"{where}: no such file") from None
-    except UnicodeDecodeError:
-        raise BadInput(f"{where}: not UTF-8 text") from None
-    except OSError as exc:
-        raise BadInput(f"{where}: cannot read ({exc.strerror or exc})") from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        if isinstance(node, yaml.MappingNode):
-            keys = [k.value for k, _ in node.value]
-            twice = next((k for i, k in enumerate(keys) if k in keys[:i]), None)
-            if twice is not None:
-                raise BadInput(f"{where}: {twice}: given twice")
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise BadInput(f"{where}: {at}invalid YAML, {exc.problem or exc.context}") from None
-    except yaml.YAMLError as exc:
-        raise BadInput(f"{where}: invalid YAML, {exc}") from None
+    data = read_yaml(path, where)
     if not isinstance(data, Mapping):
         raise BadInput(f"{where}: (top level): must be a mapping with a 'keep' list, got {_show(data)}")
     for key in data:

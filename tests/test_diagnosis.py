@@ -393,7 +393,7 @@ def test_own_names_come_first_or_alone(tmp_path):
      "signals.pool_in_use[0].labels: must map label names to globs (strings), got {'state': 3}"),
     ("signals:\n  pool_in_use: []\n", "signals.pool_in_use: must be a list of candidates, got []"),
     ("include_defaults: 1\nsignals: {pool_in_use: [{metric: a}]}\n", "include_defaults: must be true or false, got 1"),
-    ("signals: {pool_in_use: [{metric: a}]}\nsignals: {}\n", "not valid YAML at line 2, column 1: 'signals' given twice"),
+    ("signals: {pool_in_use: [{metric: a}]}\nsignals: {}\n", "line 2, column 1: invalid YAML, duplicate key 'signals'"),
     ("- a\n", "(top level): must be a mapping with a 'signals' mapping, got ['a']"),
 ])
 def test_bad_name_files_are_one_line_naming_the_field(tmp_path, text, message):

@@ -299,7 +299,7 @@ def test_a_config_file_keeps_only_what_it_names(tmp_path):
     ("keep: []\n", "keep: must name at least one metric (or set include_defaults: true)"),
     ("include_defaults: true\n", "keep: required key is missing"),
     ("keep: [a]\ninclude_defaults: yes please\n", "include_defaults: must be true or false, got 'yes please'"),
-    ("keep: [a]\nkeep: [b]\n", "keep: given twice"),
+    ("keep: [a]\nkeep: [b]\n", "line 2, column 1: invalid YAML, duplicate key 'keep'"),
     ("- shop_*\n", "(top level): must be a mapping with a 'keep' list, got ['shop_*']"),
     ("keep: [a\n", "line 2, column 1: invalid YAML, expected ',' or ']', but got '<stream end>'"),
 ])
