@@ -15,7 +15,7 @@ from reports.analysis import analyse_folder
 from reports.capacity import assess_capacity
 from reports.diagnosis import diagnose
 from reports.metric_names import SIGNALS, load_metric_names, shipped_metric_names_path
-from reports.server_metrics import DEFAULT_KEEP, KeepList
+from reports.keep_list import DEFAULT_KEEP, KeepList
 from reports.server_series import ServerSeries, route_key
 from reports.slo import parse_slo
 from reports.verdict import judge

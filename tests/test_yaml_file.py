@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from profiles import load_profile
+from reports.keep_list import load_keep_list
 from reports.metric_names import load_metric_names
-from reports.server_metrics import load_keep_list
 from reports.slo import load_slo
 from surgegate.errors import BadInput
 from surgegate.yaml_file import parse_yaml, read_yaml
