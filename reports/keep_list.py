@@ -29,8 +29,16 @@ DEFAULT_KEEP: tuple[str, ...] = (
     "db_client_connection*", "http_server_*", "http_client_*",
     # postgres_exporter, if one is scraped; the same names as the --pg-dsn rows
     "pg_stat_activity_*", "pg_settings_max_connections",
+    # but not the buckets of per-endpoint request latency: root-cause hints read the app's time per endpoint
+    # from _sum and _count (app_latency in metric_names.yaml), and the gateway's not at all; a bucket row per
+    # endpoint x method x status x le, they were three quarters of every scrape of the stub
+    "!shop_app_request_duration_seconds_bucket", "!shop_gateway_request_duration_seconds_bucket",
+    "!http_server_*_bucket",
 )
-"""The metric names or globs kept when no ``--metrics-config`` is given."""
+"""The metric names or globs kept when no ``--metrics-config`` is given; the last that matches decides.
+
+Histogram buckets that root-cause hints read (``reports.metric_names.BUCKET_SIGNALS``: the pool's wait and
+the downstream's latency, compared with the gateway's timeout) are kept."""
 
 _GLOB = re.compile(r"[A-Za-z0-9_:*?\[\]!-]+")
 _CONFIG_KEYS = ("include_defaults", "keep")
@@ -38,27 +46,37 @@ _CONFIG_KEYS = ("include_defaults", "keep")
 
 @dataclass(frozen=True)
 class KeepList:
-    """Metric names or globs (``fnmatch``: ``*``, ``?``, ``[...]``) to keep, and where they came from.
+    """Metric names or globs (``fnmatch``: ``*``, ``?``, ``[...]``) to keep or drop, and where they came from.
 
     A pattern matches a sample's name (``shop_gateway_responses_total``,
     ``shop_db_pool_wait_seconds_bucket``) or its family's
     (``shop_db_pool_wait_seconds`` keeps the histogram's ``_bucket``, ``_sum``
-    and ``_count``). ``_created`` samples (series creation times) are never kept.
+    and ``_count``). A pattern starting with ``!`` drops what it matches. As in
+    ``.gitignore``, the last pattern that matches decides, so
+    ``shop_app_*, !shop_app_*_bucket`` keeps the app's histograms without their
+    buckets. ``_created`` samples (series creation times) are never kept.
     """
 
     patterns: tuple[str, ...]
     origin: str = "default"
 
     def __post_init__(self) -> None:
-        regex = "|".join(fnmatch.translate(p) for p in self.patterns) or r"(?!)"
-        object.__setattr__(self, "_regex", re.compile(regex))
+        # One regex of every glob, the last pattern first: the alternative that matches is the deciding pattern.
+        alternatives = [f"(?P<p{i}>{fnmatch.translate(p.removeprefix('!'))})" for i, p in enumerate(self.patterns)]
+        object.__setattr__(self, "_regex", re.compile("|".join(reversed(alternatives)) or r"(?!)"))
+        object.__setattr__(self, "_drops", tuple(p.startswith("!") for p in self.patterns))
 
     def keeps(self, family: str, sample: str) -> bool:
         """Whether a sample of ``family`` named ``sample`` is kept."""
         if sample.endswith("_created"):
             return False
-        match = self._regex.match  # type: ignore[attr-defined]
-        return bool(match(sample) or match(family))
+        deciding = max(self._last(sample), self._last(family))
+        return deciding >= 0 and not self._drops[deciding]  # type: ignore[attr-defined]
+
+    def _last(self, name: str) -> int:
+        """The index of the last pattern matching ``name``; -1 for none."""
+        found = self._regex.match(name)  # type: ignore[attr-defined]
+        return -1 if found is None else int(found.lastgroup[1:])
 
 
 def load_keep_list(path: str) -> KeepList:
@@ -66,10 +84,13 @@ def load_keep_list(path: str) -> KeepList:
 
     The file (unknown keys are refused)::
 
-        keep:                    # required: metric names or globs, at least one
+        keep:                    # required: metric names or globs, at least one to keep
           - shop_db_pool_*
           - hikaricp_connections_pending
-        include_defaults: false  # optional: also keep DEFAULT_KEEP
+          - '!shop_db_pool_wait_seconds_bucket'   # '!' drops (quoted: YAML reads a bare ! as a tag)
+        include_defaults: false  # optional: DEFAULT_KEEP first, then these (so they can override it)
+
+    The last pattern that matches a sample decides (see ``KeepList``).
 
     Raises:
         BadInput: ``--metrics-config FILE: <field>: <rule>, got <value>``, 0-based indexes (``keep[1]``).
@@ -91,16 +112,17 @@ def load_keep_list(path: str) -> KeepList:
     keep = data["keep"]
     if not isinstance(keep, list):
         raise BadInput(f"{where}: keep: must be a list of metric names or globs, got {_show(keep)}")
-    if not keep and not include_defaults:
-        raise BadInput(f"{where}: keep: must name at least one metric (or set include_defaults: true)")
     for index, pattern in enumerate(keep):
         if not isinstance(pattern, str):
             raise BadInput(f"{where}: keep[{index}]: must be a metric name or glob (a string), got {_show(pattern)}")
-        if not _GLOB.fullmatch(pattern):
+        if not _GLOB.fullmatch(pattern.removeprefix("!")):
             raise BadInput(f"{where}: keep[{index}]: must be letters, digits, '_', ':' and the glob characters "
-                           f"* ? [ ] ! -, got {_show(pattern)}")
-    patterns = tuple(dict.fromkeys([*keep, *(DEFAULT_KEEP if include_defaults else ())]))
-    return KeepList(patterns, origin=path)
+                           f"* ? [ ] ! -, after an optional '!' (drop), got {_show(pattern)}")
+    if not include_defaults and all(pattern.startswith("!") for pattern in keep):
+        raise BadInput(f"{where}: keep: must name at least one metric to keep (or set include_defaults: true), "
+                       f"got {_show(keep)}")
+    patterns = [*(DEFAULT_KEEP if include_defaults else ()), *keep]
+    return KeepList(tuple(p for i, p in enumerate(patterns) if p not in patterns[i + 1:]), origin=path)
 
 
 def _show(value: object, *, quote: bool = True) -> str:

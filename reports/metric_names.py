@@ -38,7 +38,7 @@ from typing import Any
 from surgegate.errors import BadInput
 from surgegate.yaml_file import read_yaml
 
-__all__ = ["MetricNames", "Candidate", "SIGNALS", "load_metric_names", "shipped_metric_names_path"]
+__all__ = ["MetricNames", "Candidate", "SIGNALS", "BUCKET_SIGNALS", "load_metric_names", "shipped_metric_names_path"]
 
 SIGNALS: dict[str, str] = {
     "pool_in_use": "gauge", "pool_max": "gauge", "pool_pending": "gauge", "pool_wait": "histogram",
@@ -51,6 +51,10 @@ SIGNALS: dict[str, str] = {
 }
 """Signal -> kind: a gauge (a value now), a counter (cumulative), a histogram or summary (``_sum``, ``_count``,
 and ``_bucket`` when it has them)."""
+
+BUCKET_SIGNALS: tuple[str, ...] = ("pool_wait", "downstream_latency")
+"""The histograms whose buckets root-cause hints read: how many waits or payments outlasted the gateway's
+timeout (``Histogram.over``). Of the others (``app_latency``) only ``_sum`` and ``_count`` are read."""
 
 _TOP_KEYS = ("signals", "include_defaults")
 _CANDIDATE_KEYS = ("metric", "labels", "scale", "route_label")
@@ -95,14 +99,16 @@ class MetricNames:
 
     @property
     def metric_names(self) -> frozenset[str]:
-        """Every sample name a reader must keep: counters and gauges as named, histograms with their suffixes."""
+        """Every sample name a reader reads: counters and gauges as named, histograms' ``_sum`` and ``_count``,
+        and ``_bucket`` of the ``BUCKET_SIGNALS``."""
         names = set()
         for signal, candidates in self.signals.items():
+            suffixes = ("_sum", "_count", "_bucket") if signal in BUCKET_SIGNALS else ("_sum", "_count")
             for candidate in candidates:
                 for metric in candidate.metrics:
                     names.add(metric)
                     if SIGNALS[signal] == "histogram":
-                        names.update(f"{metric}{suffix}" for suffix in ("_sum", "_count", "_bucket"))
+                        names.update(f"{metric}{suffix}" for suffix in suffixes)
         return frozenset(names)
 
 

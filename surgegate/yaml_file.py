@@ -65,6 +65,8 @@ def parse_yaml(text: str, source: str) -> Any:
         problem = error.problem or error.context
         if error.problem and error.context and error.problem.startswith("but "):  # "but found another document"
             problem = f"{error.context}, {error.problem}"
+        elif (error.problem or "").startswith("could not determine a constructor for the tag '!"):
+            problem += " (a value starting with '!' must be quoted: '!name')"  # a keep-list's drop pattern
         raise BadInput(f"{source}: {where}invalid YAML, {_one_line(problem)}") from None
     except yaml.reader.ReaderError as error:  # a control character: its position, not a mark
         before = text[: error.position]

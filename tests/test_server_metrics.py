@@ -263,11 +263,12 @@ def _mixed_exposition() -> str:
 
 
 def test_the_default_keep_list_drops_unrelated_metrics():
-    """Process, GC, platform and JVM metrics are dropped; pool, HTTP and shop metrics are kept, histograms whole."""
+    """Process, GC, platform and JVM metrics are dropped; pool, HTTP and shop metrics are kept, histograms whole,
+    but for the buckets of per-endpoint request latency, which no reader reads."""
     rows = parse_exposition(_mixed_exposition(), KeepList(DEFAULT_KEEP))
     assert sorted({r["metric"] for r in rows}) == [
         "db_client_connections_usage", "hikaricp_connections_pending",
-        "http_server_request_duration_seconds_bucket", "http_server_request_duration_seconds_count",
+        "http_server_request_duration_seconds_count",
         "http_server_request_duration_seconds_sum", "shop_db_pool_checked_out_connections",
         "shop_db_pool_wait_seconds_bucket", "shop_db_pool_wait_seconds_count", "shop_db_pool_wait_seconds_sum",
         "shop_gateway_responses_total",
@@ -280,7 +281,7 @@ def test_the_default_keep_list_drops_unrelated_metrics():
 
 
 def test_a_config_file_keeps_only_what_it_names(tmp_path):
-    """A keep-list of a name and a glob keeps those; include_defaults adds the default list after them."""
+    """A keep-list of a name and a glob keeps those; include_defaults puts the default list before them."""
     path = tmp_path / "metrics.yaml"
     path.write_text("keep:\n  - jvm_memory_used_bytes\n  - process_cpu_*\n")
     keep = load_keep_list(str(path))
@@ -288,7 +289,31 @@ def test_a_config_file_keeps_only_what_it_names(tmp_path):
     assert {r["metric"] for r in parse_exposition(_mixed_exposition(), keep)} == {
         "jvm_memory_used_bytes", "process_cpu_seconds_total"}
     path.write_text("keep: [jvm_*]\ninclude_defaults: true\n")
-    assert load_keep_list(str(path)).patterns == ("jvm_*", *DEFAULT_KEEP)
+    assert load_keep_list(str(path)).patterns == (*DEFAULT_KEEP, "jvm_*")
+
+
+def test_the_last_matching_pattern_decides():
+    """'!' drops what it matches; a later pattern keeps it again, so a file can take back a bucket the defaults drop."""
+    keep = KeepList(("shop_app_*", "!shop_app_*_bucket", "shop_app_request_duration_seconds_bucket"))
+    assert keep.keeps("shop_app_request_duration_seconds", "shop_app_request_duration_seconds_bucket")
+    assert not keep.keeps("shop_app_wait_seconds", "shop_app_wait_seconds_bucket")
+    assert keep.keeps("shop_app_wait_seconds", "shop_app_wait_seconds_count")
+    assert not keep.keeps("jvm_threads", "jvm_threads")
+    assert not KeepList(("!shop_app_*", "shop_app_*x")).keeps("shop_app_y", "shop_app_y")
+    defaults = KeepList(DEFAULT_KEEP)
+    assert not defaults.keeps("shop_app_request_duration_seconds", "shop_app_request_duration_seconds_bucket")
+    assert defaults.keeps("shop_app_request_duration_seconds", "shop_app_request_duration_seconds_sum")
+    assert defaults.keeps("shop_db_pool_wait_seconds", "shop_db_pool_wait_seconds_bucket")
+
+
+def test_a_config_file_can_take_back_what_the_defaults_drop(tmp_path):
+    """include_defaults puts the defaults first, so the file's own patterns, after them, decide."""
+    path = tmp_path / "metrics.yaml"
+    path.write_text("keep: [shop_app_request_duration_seconds_bucket, '!shop_payment_*']\ninclude_defaults: true\n")
+    keep = load_keep_list(str(path))
+    assert keep.keeps("shop_app_request_duration_seconds", "shop_app_request_duration_seconds_bucket")
+    assert not keep.keeps("shop_payment_duration_seconds", "shop_payment_duration_seconds_count")
+    assert keep.keeps("shop_db_pool_waiting_requests", "shop_db_pool_waiting_requests")
 
 
 @pytest.mark.parametrize(("text", "error"), [
@@ -297,9 +322,15 @@ def test_a_config_file_keeps_only_what_it_names(tmp_path):
     ("keep:\n  - shop_*\n  - 3\n", "keep[1]: must be a metric name or glob (a string), got 3"),
     ("keep:\n  - {shop: 1}\n", "keep[0]: must be a metric name or glob (a string), got {'shop': 1}"),
     ("keep: ['shop db']\n", "keep[0]: must be letters, digits, '_', ':' and the glob characters * ? [ ] ! -, "
-                            "got 'shop db'"),
+                            "after an optional '!' (drop), got 'shop db'"),
+    ("keep: ['!']\n", "keep[0]: must be letters, digits, '_', ':' and the glob characters * ? [ ] ! -, "
+                       "after an optional '!' (drop), got '!'"),
+    ("keep: ['!jvm_*']\n", "keep: must name at least one metric to keep (or set include_defaults: true), "
+                            "got ['!jvm_*']"),
+    ("keep:\n  - jvm_*\n  - !jvm_gc_*\n", "line 3, column 5: invalid YAML, could not determine a constructor for "
+                                          "the tag '!jvm_gc_*' (a value starting with '!' must be quoted: '!name')"),
     ("keep: shop_*\n", "keep: must be a list of metric names or globs, got 'shop_*'"),
-    ("keep: []\n", "keep: must name at least one metric (or set include_defaults: true)"),
+    ("keep: []\n", "keep: must name at least one metric to keep (or set include_defaults: true), got []"),
     ("include_defaults: true\n", "keep: required key is missing"),
     ("keep: [a]\ninclude_defaults: yes please\n", "include_defaults: must be true or false, got 'yes please'"),
     ("keep: [a]\nkeep: [b]\n", "line 2, column 1: invalid YAML, duplicate key 'keep'"),
@@ -635,7 +666,8 @@ def test_inside_locust_a_bad_metrics_option_exits_2_before_any_request(start_stu
 @pytest.mark.skipif("server_scrape" not in LOCUSTFILE.read_text(),
                     reason="needs locustfiles/flash_sale.py and recording.py to wire locustfiles/server_scrape.py")
 def test_a_flash_sale_run_writes_server_metrics(start_stub, tmp_path):
-    """A real run of the locustfile against the stub writes gateway and app rows from t = 0 to the end."""
+    """A real run of the locustfile against the stub writes gateway and app rows from t = 0 to the end; of the
+    per-endpoint request latency, _sum and _count but no buckets (the pool's wait keeps its buckets)."""
     stub = start_stub("incident")
     run = run_locust("--headless", "--profile", str(SHORT_PROFILE), "--host", stub.url,
                      "--results-dir", str(tmp_path), "--run-id", "sm", "--stop-timeout", "20")
@@ -650,6 +682,11 @@ def test_a_flash_sale_run_writes_server_metrics(start_stub, tmp_path):
     seen = stub.scrape_gateway()["shop_gateway_responses_total"]
     shop = {k: v for k, v in seen.items() if dict(k)["endpoint"] != "/metrics"}
     assert {k: v for k, v in final.items() if dict(k)["endpoint"] != "/metrics"} == shop
+    names = {r["metric"] for r in rows}
+    assert {"shop_app_request_duration_seconds_count", "shop_app_request_duration_seconds_sum",
+            "shop_gateway_request_duration_seconds_count", "shop_db_pool_wait_seconds_bucket",
+            "shop_payment_duration_seconds_bucket"} <= names
+    assert not names & {"shop_app_request_duration_seconds_bucket", "shop_gateway_request_duration_seconds_bucket"}
 
 
 def test_a_server_dripping_its_body_cannot_hold_a_scrape_past_its_timeout():
