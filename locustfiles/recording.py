@@ -44,10 +44,11 @@ import locust
 import psutil
 
 from locustfiles.distributed import PAYLOAD_KEY, START, STOP, WorkerLedger, wait_for_finals
-from locustfiles.server_scrape import ScrapeLoop, redact_argv
+from locustfiles.server_scrape import ScrapeLoop
 from profiles import plan_at
 from reports.raw_samples import RawSampleLog, sample_row
 from reports.records import record_from_event
+from reports.redaction import redact_argv
 from reports.results_folder import SCHEMA_VERSION, ResultsFolder
 from reports.windows import WindowedRecorder
 from surgegate import exit_codes

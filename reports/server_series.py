@@ -17,7 +17,7 @@ is the increase. A tick at which a source's ``up`` is 0 has no samples of that s
 there, and the counter's next increase spans the gap.
 
 Cost: only lines naming a wanted metric are parsed (a bytes search first): an hour of the stub at 1 s
-(~260 MB) keeps ~100 samples a scrape. A line that is not JSON (a torn last line) is skipped and counted:
+(~70 MB with the default keep-list, ~300 MB keeping every bucket) has ~100 wanted samples a scrape. A line that is not JSON (a torn last line) is skipped and counted:
 this file is evidence, never a reason to refuse a report.
 """
 
@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reports.metric_names import SIGNALS, Candidate, MetricNames
+from reports.metric_names import BUCKET_SIGNALS, SIGNALS, Candidate, MetricNames
 
 __all__ = ["ServerSeries", "Histogram", "FILE", "route_key"]
 
@@ -85,7 +85,7 @@ class ServerSeries:
 
     @classmethod
     def read(cls, folder: str | Path, names: MetricNames, manifest: dict | None = None, *,
-             buckets: Collection[str] = ("pool_wait", "downstream_latency")) -> ServerSeries:
+             buckets: Collection[str] = BUCKET_SIGNALS) -> ServerSeries:
         """Read the signals ``names`` maps from the folder (histogram buckets only for the ``buckets`` signals).
 
         ``manifest`` (default: the folder's) says whether metrics were scraped and how often.
