@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ import requests
 
 from target_stub.process import StubProcess
 from tests._shop import session
+from tests._net import free_port
 
 
 def _alive(pid: int) -> bool:
@@ -63,17 +63,11 @@ def test_app_dies_with_a_killed_stub():
     assert not _alive(app_pid)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.mark.parametrize("unbuffered", ["1", ""], ids=["unbuffered", "buffered"])
 def test_a_stub_whose_stdout_reader_is_gone_serves_and_stops_on_sigterm(unbuffered):
     """Its stdout a pipe nobody reads any more (closed before the banner): it serves, and SIGTERM stops it with 0,
     no traceback, its app process gone too (with stdout buffered or not: the last flush at exit must not fail)."""
-    port = _free_port()
+    port = free_port()
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader is gone before the stub writes its banner
     env = {**os.environ, "PYTHONUNBUFFERED": unbuffered}
