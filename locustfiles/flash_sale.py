@@ -5,7 +5,7 @@
 
 Options added to Locust's:
 
-    --profile NAME|PATH    a shipped profile (july15, spike, step, soak) or a YAML file (default july15);
+    --profile NAME|PATH    a shipped profile (july15, spike, step, soak, capacity) or a YAML file (default july15);
                            replaces Locust's own free-text --profile label
     --time-scale X         replay seconds per real second, (0, 1]; default: the profile's
     --peak-multiplier X    every stage's users x X ("can we take 3x July 15?"); default 1
@@ -33,6 +33,7 @@ from locust import FastHttpUser, events, task
 from locust.exception import StopUser
 from locust.user.users import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUST_STATE_WAITING
 
+from locustfiles.capacity_search import CapacitySearch
 from locustfiles.journeys import JOURNEYS, SNIPER_RETRY_S, Visit
 from locustfiles.live_view import LiveView
 from locustfiles import distributed, recording, server_scrape
@@ -60,6 +61,8 @@ _worker_recording: distributed.WorkerRecording | None = None
 
 _scheduler: ArrivalScheduler | None = None
 """The open model's arrival scheduler of this process's run (None for a closed profile or on a master)."""
+_search: CapacitySearch | None = None
+"""Stops a ``stop_on_breach`` profile's run at its breaking point (master or local runner)."""
 
 
 class _AnyProfile(list):
@@ -122,6 +125,8 @@ def _on_init(environment, **_kwargs) -> None:
     environment.profile = context.profile.name
     if environment.shape_class is not None:
         environment.shape_class.profile = context.profile
+        global _search
+        _search = CapacitySearch(environment, lambda: _recording)
     environment.events.request.add_listener(lambda **kw: _recording and _recording.on_request(**kw))
     environment.events.test_stop.add_listener(lambda **_: _recording and _recording.on_test_stop())
     environment.events.quitting.add_listener(lambda **_: _recording and _recording.on_quitting())
@@ -242,6 +247,8 @@ def _on_test_start(environment, **_kwargs) -> None:
         _context.restart_clock()
     if _recording is not None and not getattr(options, "worker", False):
         _recording.on_test_start()
+        if _search is not None and _context is not None and _context.profile.stop_on_breach:
+            _search.start()
     _start_scheduler(environment)
 
 

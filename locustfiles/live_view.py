@@ -10,6 +10,7 @@ declare the tab and its columns, and each answer to ``/stats/requests``
     load         300 users running, 300 planned; 113.4 req/s
                  (open model: 230 of 600 shoppers in flight; 32 arrivals/s planned, 148.2 req/s)
     arrivals     (open model) none dropped | 12 dropped          1830 of 1842 planned started
+    capacity search   stopped at 41 s   <the level that broke, and why>   (a stop_on_breach profile, once it stopped)
     <objective>  holding | BREACHED | waiting    observed    bound (scope)
     verdict      NOT READY (exit 1)              report: results/<run>/report.html   (when the run has ended)
 
@@ -95,6 +96,10 @@ class LiveView:
                         rows.append({"item": "arrivals", "status": f"{totals['dropped']} dropped" if totals["dropped"]
                                      else "none dropped", "observed": f"{totals['started']} of {totals['planned']} "
                                      "planned started", "bound": ""})
+        stop = recording.manifest.get("search_stop")
+        if stop is not None:
+            rows.append({"item": "capacity search", "status": f"stopped at {stop['at_s']:.0f} s",
+                         "observed": stop["text"], "bound": ""})
         if self._judged_folder == recording.folder.path:
             rows.extend(self._objectives)
         if recording.recorder is None and recording.verdict_line:

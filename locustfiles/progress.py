@@ -70,6 +70,8 @@ class Progress:
             if context is not None:
                 elapsed = time.monotonic() - self._started
                 how = "at its end" if elapsed >= context.profile.total_s - 1.0 else "before its end"
+                if getattr(self.environment.shape_class, "stopped_because", None):
+                    how = "by its capacity search (a level broke an objective)"
                 log.info("surgegate: profile %r stopped %s, after %.0f s of %.0f s", context.profile.name, how,
                          elapsed, context.profile.total_s)
 

@@ -50,10 +50,11 @@ import locust
 import psutil
 
 from locustfiles.distributed import PAYLOAD_KEY, START, STOP, WorkerLedger, wait_for_finals
-from locustfiles.server_scrape import ScrapeLoop, redact_argv
+from locustfiles.server_scrape import ScrapeLoop
 from profiles import plan_at
 from reports.raw_samples import RawSampleLog, sample_row
 from reports.records import record_from_event
+from reports.redaction import redact_argv
 from reports.results_folder import SCHEMA_VERSION, ResultsFolder
 from reports.windows import WindowedRecorder
 from surgegate import exit_codes
@@ -128,6 +129,7 @@ class Recording:
         self._written_rows = 0
         self._distributed = isinstance(environment.runner, locust.runners.MasterRunner)
         self._interrupted = False
+        self._stopped_early = False
         self._incomplete: list[str] = []
         self.ledger = WorkerLedger(manifest["run_id"]) if self._distributed else None
         self.samples = RawSampleLog(folder.path) if raw_samples else None
@@ -266,7 +268,7 @@ class Recording:
         """One line of ``load.jsonl``: the load planned and running now, and the generator's health."""
         runner = self.environment.runner
         elapsed_s = now_s - self.recorder.started_at_s
-        tick = plan_at(self.profile, elapsed_s) if self.profile is not None else None
+        tick = plan_at(self.profile, elapsed_s) if self.profile is not None and not self._stopped_early else None
         if tick is not None and tick.stage_name != self._stage:
             self._stage = tick.stage_name
             self.event("stage", stage=tick.stage_name, stage_index=tick.stage_index, target_users=tick.users)
@@ -299,6 +301,15 @@ class Recording:
             return self.arrivals.load_sample() if self.arrivals is not None else {}
         samples = [s.pool for s in self.ledger.live() if s.pool]
         return {key: sum(sample[key] for sample in samples) for key in ("in_flight", "in_flight_max", "pool")}
+    def stop_early(self, breach: dict) -> None:
+        """A capacity search found its breaking point: the run ends here as its profile meant, not interrupted."""
+        if self.recorder is None:
+            return
+        self._stopped_early = True
+        at_s = round(self.elapsed_s(), 3)
+        self.manifest["search_stop"] = {"at_s": at_s, **breach}
+        self.event("search_stop", **breach)
+        log.info("surgegate: capacity search stops at %.0f s: %s", at_s, breach["text"])
 
     def event(self, kind: str, **fields) -> None:
         """One line of ``events.jsonl``: something that happened to the run, and when."""
@@ -347,8 +358,8 @@ class Recording:
         if self.recorder is None:
             return
         elapsed_s = self.elapsed_s()
-        if elapsed_s < self.manifest["profile"]["total_s"] - 1.0:  # stopped before the profile's end
-            self._interrupted = True
+        if elapsed_s < self.manifest["profile"]["total_s"] - 1.0 and not self._stopped_early:
+            self._interrupted = True  # stopped before the profile's end, and not by its own search
         if self._flusher is not None and self._flusher is not gevent.getcurrent():
             self._flusher.kill(block=True)
         if self.ledger is not None:
@@ -471,7 +482,8 @@ def base_manifest(run_id: str, profile, host: str, adapter_name: str) -> dict:
                     "stages": [{"name": s.name, "start_s": s.start_s, "end_s": s.end_s, "users": s.users,
                                 "spawn_rate": s.spawn_rate, "peak": s.peak, "mix": dict(s.mix),
                                 **({"arrival_rate": s.arrival_rate} if s.arrival_rate is not None else {})}
-                               for s in profile.stages]},
+                               for s in profile.stages],
+                    "stop_on_breach": profile.stop_on_breach},
         "target": host,
         "adapter": adapter_name,
         "versions": {"surgegate": surgegate.__version__, "locust": locust.__version__},

@@ -4,11 +4,11 @@
                                Default: the adapter's ``metrics_paths`` on the target host
                                (the stub: gateway=/metrics, app=/metrics/app)
     --metrics-interval SECONDS seconds between scrapes, 0.2 to 60 (default 1)
-    --metrics-config FILE      a YAML keep-list (see ``reports.server_metrics.load_keep_list``)
+    --metrics-config FILE      a YAML keep-list (see ``reports.keep_list.load_keep_list``)
     --pg-dsn DSN               also record pg_stat_activity; or SURGEGATE_PG_DSN in the environment,
                                which keeps a password off the command line (and out of ``ps``)
 
-The scraping and the file formats are in ``reports/server_metrics.py``;
+The scraping is in ``reports/server_metrics.py``, the file formats in ``reports/server_rows.py``;
 this module only adapts them to Locust. The wiring, on the master or local
 runner only (workers do not scrape)::
 
@@ -19,7 +19,7 @@ runner only (workers do not scrape)::
     loop.stop()                                                                       # test_stop, before the
                                                                                       # final manifest
 
-and ``redact_argv(sys.argv)`` for the manifest's command line, since
+and ``reports.redaction.redact_argv(sys.argv)`` for the manifest's command line, since
 ``--pg-dsn`` may hold a password.
 
 psycopg under gevent (checked with psycopg 3.3 and gevent 26): psycopg
@@ -43,9 +43,9 @@ import gevent
 from gevent import monkey
 
 from locustfiles.targets import host_allowed, normalise_hosts
-from reports.server_metrics import ServerScraper, build_scraper, redact_argv
+from reports.server_metrics import ServerScraper, build_scraper
 
-__all__ = ["add_options", "from_options", "ScrapeLoop", "redact_argv"]
+__all__ = ["add_options", "from_options", "ScrapeLoop"]
 
 log = logging.getLogger("surgegate")
 

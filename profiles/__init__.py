@@ -18,6 +18,8 @@ File schema (every key is checked; an unknown key is an error, never a default):
                                  #   keys from browser, abandoner, buyer, sniper
     think_time_s: {min: 1, max: 5}   # optional, seconds, 0 <= min <= max;
                                  #   absent = the locustfile decides; never scaled
+    stop_on_breach: true         # optional, default false: a capacity search, which
+                                 #   stops once an objective fails at a level of load
     stages:                      # required, at least one, played back to back
       - name: baseline           # required, unique; SLOs and reports use it
         duration: 5m             # required, real time: '90s', '5m', '1h30m', or seconds

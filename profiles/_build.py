@@ -118,6 +118,7 @@ def build_profile(
         arrivals=checked["arrivals"],
         seed=(DEFAULT_SEED if checked["seed"] is None else checked["seed"]) if is_open else None,
         max_in_flight=(max_in_flight or checked["max_in_flight"] or DEFAULT_MAX_IN_FLIGHT) if is_open else None,
+        stop_on_breach=checked["stop_on_breach"],
     )
 
 

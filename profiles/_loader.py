@@ -10,14 +10,12 @@ from __future__ import annotations
 import difflib
 import os
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from profiles._build import build_profile
 from profiles._model import Profile
 from profiles._schema import Fields
 from surgegate.errors import BadInput
+from surgegate.yaml_file import read_yaml
 
 __all__ = ["load_profile", "shipped_profiles"]
 
@@ -54,7 +52,7 @@ def load_profile(
     """
     path, source = _resolve(name_or_path)
     fields = Fields(source)
-    checked = fields.top(_read_yaml(path, source))
+    checked = fields.top(read_yaml(path, source))
     return build_profile(checked, fields, time_scale=time_scale, peak_multiplier=peak_multiplier,
                          max_in_flight=max_in_flight)
 
@@ -72,44 +70,3 @@ def _resolve(name_or_path: str | os.PathLike[str]) -> tuple[Path, str]:
             f"unknown profile {text!r}{hint}; shipped profiles: {', '.join(shipped)}, or a path to a .yaml file"
         )
     return PACKAGE_DIR / f"{text}.yaml", f"profiles/{text}.yaml"
-
-
-def _read_yaml(path: Path, source: str) -> Any:
-    """Parse the file, turning every I/O and YAML failure into one ``BadInput`` line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BadInput(f"{source}: no such file") from None
-    except UnicodeDecodeError:
-        raise BadInput(f"{source}: not UTF-8 text") from None
-    except OSError as error:
-        raise BadInput(f"{source}: cannot read ({error.strerror})") from None
-    try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506  # a SafeLoader subclass
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise BadInput(f"{source}: {where}invalid YAML, {error.problem or error.context}") from None
-    except yaml.YAMLError as error:
-        raise BadInput(f"{source}: invalid YAML, {error}") from None
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """``SafeLoader`` that refuses duplicate keys (PyYAML keeps the last one silently)."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    """Build a mapping, failing at the line of a key seen twice."""
-    loader.flatten_mapping(node)
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if not isinstance(key, (str, int, float, bool)):
-            continue  # construct_mapping reports unhashable keys itself
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)

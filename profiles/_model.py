@@ -129,6 +129,8 @@ class Profile:
         seed: open model only: the arrival schedule's seed (the file's, else ``DEFAULT_SEED``); None when closed.
         max_in_flight: open model only: the pool of in-flight shoppers (``--max-in-flight``, else the file's,
             else ``DEFAULT_MAX_IN_FLIGHT``); None when closed.
+        stop_on_breach: a capacity search: the run stops as soon as an objective fails over a level of
+            constant load (the locustfile judges as it goes), so the stages are only the upper bounds.
     """
 
     name: str
@@ -152,6 +154,7 @@ class Profile:
     def model(self) -> str:
         """``open`` or ``closed``, as the manifest and reports write it."""
         return "open" if self.is_open else "closed"
+    stop_on_breach: bool = False
 
     @property
     def total_s(self) -> float:

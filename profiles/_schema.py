@@ -33,8 +33,8 @@ from surgegate.errors import BadInput
 
 __all__ = ["RawStage", "Fields", "show", "ARRIVALS", "MAX_ARRIVAL_RATE"]
 
-_TOP_KEYS = ("name", "description", "time_scale", "mix", "think_time_s", "arrivals", "seed", "max_in_flight",
-             "stages")
+_TOP_KEYS = ("name", "description", "time_scale", "mix", "think_time_s", "stop_on_breach", "arrivals", "seed",
+             "max_in_flight", "stages")
 _OPEN_TOP_KEYS = ("arrivals", "seed", "max_in_flight")
 _STAGE_KEYS = ("name", "duration", "users", "spawn_rate", "arrival_rate", "mix", "peak")
 _CLOSED_STAGE_KEYS = ("users", "spawn_rate")
@@ -230,6 +230,9 @@ class Fields:
         time_scale = self.positive("time_scale", fields.get("time_scale", 1.0), maximum=1.0)
         mix = self.mix("mix", fields["mix"])
         think_time = self.think_time("think_time_s", fields["think_time_s"]) if "think_time_s" in fields else None
+        stop_on_breach = fields.get("stop_on_breach", False)
+        if not isinstance(stop_on_breach, bool):
+            self.fail("stop_on_breach", "must be true or false", stop_on_breach)
         stages = fields["stages"]
         if not isinstance(stages, list) or not stages:
             self.fail("stages", "must list at least one stage", stages)
@@ -241,6 +244,7 @@ class Fields:
             "time_scale": time_scale,
             "mix": mix,
             "think_time_s": think_time,
+            "stop_on_breach": stop_on_breach,
             **self.open_options(fields, is_open),
             "stages": checked,
         }

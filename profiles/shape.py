@@ -32,6 +32,8 @@ class ProfileShape(LoadTestShape):
 
     profile: Profile | None = None
     """Set on the class or the instance before the first tick."""
+    stopped_because: str | None = None
+    """Why ``stop_early`` ended the run (None: it plays to the profile's end)."""
 
     def __init__(self, profile: Profile | None = None) -> None:
         """Start the clock; *profile* may instead be assigned later (Locust passes none)."""
@@ -39,9 +41,20 @@ class ProfileShape(LoadTestShape):
         if profile is not None:
             self.profile = profile
 
+    def reset_time(self) -> None:
+        """A new run starts (Locust calls this): play the profile from its beginning again."""
+        super().reset_time()
+        self.stopped_because = None
+
+    def stop_early(self, because: str) -> None:
+        """End the run at the next tick: a capacity search found its breaking point."""
+        self.stopped_because = because
+
     def tick(self) -> tuple[int, float] | None:
-        """Return the current stage's ``(users, spawn_rate)``, or None after the end."""
+        """Return the current stage's ``(users, spawn_rate)``, or None after the end or ``stop_early``."""
         if self.profile is None:
             raise RuntimeError("ProfileShape.profile is not set; assign load_profile(...) to it in an init listener")
+        if self.stopped_because is not None:
+            return None
         tick = plan_at(self.profile, self.get_run_time())
         return None if tick is None else (tick.users, tick.spawn_rate)

@@ -218,7 +218,7 @@ def _pool_panel(ax: Axes, timeline: Timeline, row: int) -> None:
         ax.text(0.5, 0.5, "no server metrics recorded", transform=ax.transAxes, ha="center", va="center",
                 color="#777777")
     elif row == 0:
-        ax.plot(pool.t_s, pool.limit, color=_COLOURS["limit"], linestyle="--", label="limit (size + overflow)")
+        ax.plot(pool.t_s, pool.limit, color=_COLOURS["limit"], linestyle="--", label="limit")
         ax.plot(pool.t_s, pool.in_use, color=_COLOURS["main"], label="in use")
     else:
         ax.plot(pool.t_s, pool.waiting, color=_COLOURS["breach"], label="requests waiting")

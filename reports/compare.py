@@ -16,6 +16,13 @@ requests to estimate it (``MIN_REQUESTS``: 20 for p50, 200 for p95, 1,000 for p9
 is listed with a note and not judged. An objective that passed in the base and does not now is worse whatever the
 numbers; an objective or endpoint in only one run is listed, not judged. Throughput depends on
 the load offered, so a comparison of runs of different profiles says so in its notes.
+
+Given each run's capacity (``reports.capacity``), the comparison also has the capacity's changes:
+the users held (the sustainable level), and for each endpoint the expected peak is counted in, its
+ok requests per second at that level (higher is better; a run that never broke held *at least*
+that, and says so). Its ``headline`` is what the change comes to in a few lines, the way a team
+would say it: "504s on POST /checkout: 68% -> 0%", "capacity: held 20 users -> at least 300 users",
+"POST /checkout at capacity: 0.4 -> 45.2 ok/s (24 -> 2,712 a minute)", and the headroom before and after.
 """
 
 from __future__ import annotations
@@ -23,13 +30,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reports.analysis import Analysis
+from reports.capacity import Capacity
 from reports.objectives import format_value
 from reports.safe_text import visible
 from reports.verdict import Verdict
 
 __all__ = ["Change", "Comparison", "compare_runs", "render_comparison", "FLOORS", "MIN_REQUESTS"]
 
-FLOORS = {"ms": 10.0, "%": 0.1, "req/s": 0.1, "s": 1.0, "arrivals": 1.0}
+FLOORS = {"ms": 10.0, "%": 0.1, "req/s": 0.1, "s": 1.0, "arrivals": 1.0, "users": 1.0}
 MIN_REQUESTS = {"p50": 20, "p95": 200, "p99": 1000}
 _ENDPOINT_METRICS = (("error rate", "%", "lower"), ("p50", "ms", "lower"), ("p95", "ms", "lower"),
                      ("p99", "ms", "lower"), ("ok/s", "req/s", "higher"))
@@ -65,11 +73,13 @@ class Comparison:
     objectives: tuple[Change, ...]
     endpoints: tuple[Change, ...]
     notes: tuple[str, ...]
+    capacity: tuple[Change, ...] = ()
+    headline: tuple[str, ...] = ()
 
     @property
     def worse(self) -> tuple[Change, ...]:
         """The changes that count as regressions."""
-        return tuple(change for change in (*self.objectives, *self.endpoints) if change.worse)
+        return tuple(change for change in (*self.objectives, *self.endpoints, *self.capacity) if change.worse)
 
 
 def _is_worse(before: float | None, after: float | None, unit: str, better: str, tolerance_pct: float) -> bool:
@@ -80,8 +90,8 @@ def _is_worse(before: float | None, after: float | None, unit: str, better: str,
 
 
 def compare_runs(base: tuple[Analysis, Verdict], current: tuple[Analysis, Verdict],
-                 tolerance_pct: float) -> Comparison:
-    """Compare ``current`` with ``base``, each an (analysis, verdict) judged by the same SLOs."""
+                 tolerance_pct: float, capacities: tuple[Capacity | None, Capacity | None] = (None, None)) -> Comparison:
+    """Compare ``current`` with ``base``, each an (analysis, verdict) judged by the same SLOs, and their capacities."""
     (base_analysis, base_verdict), (analysis, verdict) = base, current
     objectives = []
     before_by_name = {result.name: result for result in base_verdict.objectives}
@@ -121,8 +131,77 @@ def compare_runs(base: tuple[Analysis, Verdict], current: tuple[Analysis, Verdic
             base_analysis.info.time_scale != analysis.info.time_scale:
         notes.append(f"different profiles ({base_analysis.info.profile_name} x{base_analysis.info.time_scale} vs "
                      f"{analysis.info.profile_name} x{analysis.info.time_scale}): throughput is not comparable")
+    capacity = _capacity_changes(*capacities, tolerance_pct)
+    headline = (*_504_headline(base_analysis, analysis), *_capacity_headline(*capacities))
     return Comparison((base_analysis.info.run_id, base_verdict.verdict), (analysis.info.run_id, verdict.verdict),
-                      tolerance_pct, tuple(objectives), tuple(endpoints), tuple(notes))
+                      tolerance_pct, tuple(objectives), tuple(endpoints), tuple(notes), capacity, headline)
+
+
+def _held(capacity: Capacity) -> tuple[int, str]:
+    """Users held, and how to read the number: a run that never broke held at least that."""
+    users = capacity.sustainable.users if capacity.sustainable is not None else 0
+    return users, "at least" if capacity.broke_at is None and capacity.sustainable is not None else ""
+
+
+def _peak_endpoints(capacity: Capacity) -> list[str]:
+    return list(dict.fromkeys(m.endpoint for m in capacity.expected.measures if m.endpoint))
+
+
+def _ok_per_s(capacity: Capacity, endpoint: str) -> float | None:
+    """The endpoint's ok requests per second at the sustainable level (0 when no level held)."""
+    if capacity.sustainable is None:
+        return 0.0
+    own = [stats["ok_per_s"] for name, stats in capacity.sustainable.endpoints.items()
+           if name == endpoint or name.split(" ", 1)[1] == endpoint]
+    return sum(own) if own else None
+
+
+def _capacity_changes(before: Capacity | None, after: Capacity | None, tolerance_pct: float) -> tuple[Change, ...]:
+    if before is None or after is None:
+        return ()
+    (users_before, bound_before), (users_after, bound_after) = _held(before), _held(after)
+    # A lower bound that went down is not a regression: "at least 300" -> "at least 200" only played less load.
+    judged = not bound_after
+    note = " -> ".join("never broke" if text else "broke above" for text in (bound_before, bound_after)) \
+        if bound_before or bound_after else ""
+    changes = [Change("capacity", "users held", "users", float(users_before), float(users_after), "higher",
+                      judged and _is_worse(users_before, users_after, "users", "higher", tolerance_pct), note)]
+    for endpoint in _peak_endpoints(after):
+        old, new = _ok_per_s(before, endpoint), _ok_per_s(after, endpoint)
+        changes.append(Change(f"{endpoint} at capacity", "ok/s", "req/s", old, new, "higher",
+                              judged and _is_worse(old, new, "req/s", "higher", tolerance_pct), note))
+    return tuple(changes)
+
+
+def _504_headline(base: Analysis, current: Analysis) -> list[str]:
+    """The endpoint that had the most 504s (in either run), its share before and after."""
+    def shares(analysis: Analysis) -> dict[str, float]:
+        return {e["endpoint"]: 100 * e["run"]["statuses"].get("504", 0) / e["run"]["requests"]
+                for e in analysis.summary["endpoints"] if e["run"]["requests"]}
+    before, after = shares(base), shares(current)
+    worst = max((*before.items(), *after.items()), key=lambda item: item[1], default=None)
+    if worst is None or worst[1] == 0:
+        return []
+    name = worst[0]
+    return [f"504s on {name}: {format_value(before.get(name), '%')} -> {format_value(after.get(name), '%')}"]
+
+
+def _capacity_headline(before: Capacity | None, after: Capacity | None) -> list[str]:
+    if before is None or after is None:
+        return []
+
+    def users(capacity: Capacity) -> str:
+        held, bound = _held(capacity)
+        return "no level held" if not held else f"{bound} {held} users".strip()
+    lines = [f"capacity: held {users(before)} -> {users(after)}".replace("held no level held", "no level held")]
+    for endpoint in _peak_endpoints(after):
+        old, new = _ok_per_s(before, endpoint), _ok_per_s(after, endpoint)
+        if old is not None and new is not None:
+            lines.append(f"{endpoint} at capacity: {old:.3g} -> {new:.3g} ok/s "
+                         f"({old * 60:,.0f} -> {new * 60:,.0f} a minute)")
+    if before.headroom and after.headroom:
+        lines.append(f"headroom: {before.headroom[0].text} -> {after.headroom[0].text}")
+    return lines
 
 
 def _endpoint_value(stats: dict, metric: str) -> float | None:
@@ -149,8 +228,12 @@ def render_comparison(comparison: Comparison) -> str:
     (base_id, base_verdict), (current_id, current_verdict) = comparison.base, comparison.current
     lines = [f"surgegate compare: base {visible(base_id)} ({base_verdict}) -> current {visible(current_id)} "
              f"({current_verdict}); tolerance {comparison.tolerance_pct:g}%"]
+    lines += [f"  {visible(line)}" for line in comparison.headline]
     lines += [f"  note: {visible(note)}" for note in comparison.notes]
-    for title, changes in (("objectives", comparison.objectives), ("endpoints (whole run)", comparison.endpoints)):
+    for title, changes in (("objectives", comparison.objectives), ("endpoints (whole run)", comparison.endpoints),
+                           ("capacity", comparison.capacity)):
+        if not changes:
+            continue
         lines.append(f"{title}:")
         for change in changes:
             parts = [f"  {visible(change.subject)}: {change.metric} {format_value(change.before, change.unit)} ->",

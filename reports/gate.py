@@ -9,6 +9,8 @@ from the folder alone:
         -> verdict  (reports.verdict)    -> verdict.json, junit.xml, summary.md, report.html, console text
         -> capacity (reports.capacity) and diagnosis (reports.diagnosis, over server_metrics.jsonl):
            shown in verdict.json, junit.xml, summary.md and the console text; they never change the verdict
+        server_metrics.jsonl is read once (reports.server_series), by the names of reports.metric_names and
+        --metric-names FILE: the hints and report.html's pool chart see the same numbers
 
 Each file is written whole: to a temporary file in the folder, then renamed over the old one,
 so a reader (a CI step, a second ``surgegate report``) never sees half of one. ``summary.md`` is
@@ -29,7 +31,8 @@ from reports.analysis import Analysis, analyse_folder
 from reports.capacity import Capacity, assess_capacity
 from reports.diagnosis import Diagnosis, diagnose
 from reports.expected_peak import JULY15_PEAK, ExpectedPeak, check_expected_peak
-from reports.metric_names import load_metric_names
+from reports.metric_names import MetricNames, load_metric_names
+from reports.pool_metrics import POOL_SIGNALS
 from reports.render_console import render_console
 from reports.render_html import render_html
 from reports.render_json import render_json
@@ -112,14 +115,14 @@ def evaluate_folder(path: str | os.PathLike, slo_path: str | os.PathLike | None 
         verdict = dataclasses.replace(verdict, slo_source="slo.yaml (the run's copy)" if own else
                                       "slo.yaml (shipped with surgegate)")
     capacity = assess_capacity(analysis, slos, verdict, expected_peak or JULY15_PEAK)
-    diagnosis = diagnose(analysis, verdict, ServerSeries.read(folder, names), capacity.breaking_point)
+    diagnosis, pool = _diagnose(folder, names, analysis, verdict, capacity)
     findings = {"capacity": capacity, "diagnosis": diagnosis}
     texts = {
         "analysis.json": json.dumps(analysis.to_json(), separators=(",", ":"), sort_keys=True, allow_nan=False) + "\n",
         "verdict.json": render_json(verdict, analysis, **findings),
         "junit.xml": render_junit(verdict, analysis, **findings),
         "summary.md": render_markdown(verdict, analysis, **findings),
-        "report.html": render_html(verdict, analysis, **findings),
+        "report.html": render_html(verdict, analysis, server=pool, **findings),
     }
     if target != folder:
         try:
@@ -138,6 +141,16 @@ def evaluate_folder(path: str | os.PathLike, slo_path: str | os.PathLike | None 
         except OSError as error:
             console += f"  warning: could not append to $GITHUB_STEP_SUMMARY ({error.strerror or error})\n"
     return GateResult(verdict, verdict.exit_code, written, console, analysis, capacity, diagnosis)
+
+
+def _diagnose(folder: Path, names: MetricNames, analysis: Analysis, verdict: Verdict,
+              capacity: Capacity) -> tuple[Diagnosis, ServerSeries]:
+    """The root-cause hints, and the pool's series for the report's chart, from one read of server_metrics.jsonl.
+
+    Only the pool's rows outlive this call: every signal of an hour's run is ~50 MB that drawing need not hold.
+    """
+    series = ServerSeries.read(folder, names)
+    return diagnose(analysis, verdict, series, capacity.breaking_point), series.only(POOL_SIGNALS)
 
 
 def _recorded_endpoint_names(folder: Path) -> list[str] | None:

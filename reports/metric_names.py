@@ -35,11 +35,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from surgegate.errors import BadInput
+from surgegate.yaml_file import read_yaml
 
-__all__ = ["MetricNames", "Candidate", "SIGNALS", "load_metric_names", "shipped_metric_names_path"]
+__all__ = ["MetricNames", "Candidate", "SIGNALS", "BUCKET_SIGNALS", "load_metric_names", "shipped_metric_names_path"]
 
 SIGNALS: dict[str, str] = {
     "pool_in_use": "gauge", "pool_max": "gauge", "pool_pending": "gauge", "pool_wait": "histogram",
@@ -52,6 +51,10 @@ SIGNALS: dict[str, str] = {
 }
 """Signal -> kind: a gauge (a value now), a counter (cumulative), a histogram or summary (``_sum``, ``_count``,
 and ``_bucket`` when it has them)."""
+
+BUCKET_SIGNALS: tuple[str, ...] = ("pool_wait", "downstream_latency")
+"""The histograms whose buckets root-cause hints read: how many waits or payments outlasted the gateway's
+timeout (``Histogram.over``). Of the others (``app_latency``) only ``_sum`` and ``_count`` are read."""
 
 _TOP_KEYS = ("signals", "include_defaults")
 _CANDIDATE_KEYS = ("metric", "labels", "scale", "route_label")
@@ -96,14 +99,16 @@ class MetricNames:
 
     @property
     def metric_names(self) -> frozenset[str]:
-        """Every sample name a reader must keep: counters and gauges as named, histograms with their suffixes."""
+        """Every sample name a reader reads: counters and gauges as named, histograms' ``_sum`` and ``_count``,
+        and ``_bucket`` of the ``BUCKET_SIGNALS``."""
         names = set()
         for signal, candidates in self.signals.items():
+            suffixes = ("_sum", "_count", "_bucket") if signal in BUCKET_SIGNALS else ("_sum", "_count")
             for candidate in candidates:
                 for metric in candidate.metrics:
                     names.add(metric)
                     if SIGNALS[signal] == "histogram":
-                        names.update(f"{metric}{suffix}" for suffix in ("_sum", "_count", "_bucket"))
+                        names.update(f"{metric}{suffix}" for suffix in suffixes)
         return frozenset(names)
 
 
@@ -118,45 +123,15 @@ def load_metric_names(path: str | Path | None = None) -> MetricNames:
     Raises:
         BadInput: ``--metric-names FILE: signals.pool_in_use[0].scale: must be a number > 0, got 'x'``.
     """
-    shipped, _ = _parse(_read(shipped_metric_names_path(), "metric_names.yaml (shipped)"),
+    shipped, _ = _parse(read_yaml(shipped_metric_names_path(), "metric_names.yaml (shipped)"),
                         "metric_names.yaml (shipped)")
     if path is None:
         return MetricNames(shipped, "metric_names.yaml (shipped with surgegate)")
     where = f"--metric-names {path}"
-    own, include_defaults = _parse(_read(Path(path), where), where)
+    own, include_defaults = _parse(read_yaml(Path(path), where), where)
     merged = {signal: own.get(signal, ()) + (shipped.get(signal, ()) if include_defaults else ())
               for signal in SIGNALS}
     return MetricNames({k: v for k, v in merged.items() if v}, str(path))
-
-
-def _read(path: Path, where: str) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BadInput(f"{where}: no such file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise BadInput(f"{where}: cannot be read: {getattr(error, 'strerror', None) or error}") from None
-    try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader that refuses duplicate keys
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise BadInput(f"{where}: not valid YAML{at}: {error.problem or error.context}") from None
-    except yaml.YAMLError as error:
-        raise BadInput(f"{where}: not valid YAML: {error}") from None
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader, but a key given twice is an error instead of the last one silently winning."""
-
-    def construct_mapping(self, node, deep=False):  # noqa: D102 - PyYAML's hook
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(None, None, f"{key!r} given twice", key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
 
 
 def _show(value: Any) -> str:

@@ -72,6 +72,8 @@ def render_console(verdict: Verdict, analysis: Analysis, *, capacity: Capacity |
              f"profile {visible(info.profile_name or '-')}, {analysis.window_count} s, {requests} requests"]
     if verdict.verdict != "NOT_READY":
         lines += [f"  {visible(reason)}" for reason in verdict.reasons]
+    elif info.search_stop is not None:
+        lines += [f"  {visible(reason)}" for reason in verdict.reasons if reason.startswith("capacity search")]
     for result in sorted(verdict.objectives, key=lambda r: _ORDER[r.status]):
         lines += _line(result)
     lines += [f"  run check failed: {visible(c.name)}: {visible(c.detail)}" for c in verdict.checks if not c.ok]

@@ -17,7 +17,9 @@ to 200 characters), then Jinja2's autoescape turns ``<``, ``>``, ``&`` and quote
 no name can open an element or an attribute. The template is ``templates/report.html.j2``.
 
 Numbers are the analysis's and the verdict's, formatted with ``objectives.format_value``; the only
-arithmetic here is a status's share of an endpoint's requests (``statuses["504"] / requests``).
+arithmetic here is a status's share of an endpoint's requests (``statuses["504"] / requests``). The
+server's pool (its chart, and its gauges at the breaking point) is the series the gate read for the
+root-cause hints, by the same metric names (``server``; ``reports.pool_metrics``).
 Headroom and capacity (``reports.capacity``) and root-cause hints (``reports.diagnosis``) are shown
 when the gate passes them, from their ``to_json()`` as verdict.json has them (``reports._report_findings``);
 without them the sections are left out.
@@ -35,11 +37,14 @@ from markupsafe import Markup
 import surgegate
 from reports._report_findings import capacity_section, diagnosis_section
 from reports.analysis import Analysis
+from reports.capacity import Capacity
 from reports.charts import draw_charts
 from reports.compare import FLOORS, Change, compare_runs
+from reports.metric_names import MetricNames
 from reports.objectives import ObjectiveResult, format_value
 from reports.render_markdown import LATENCY_NOTE
 from reports.safe_text import visible
+from reports.server_series import ServerSeries
 from reports.timeline import Timeline, build_timeline
 from reports.verdict import Verdict
 
@@ -197,10 +202,10 @@ def _endpoint_changes(changes: tuple[Change, ...], tolerance_pct: float) -> tupl
 
 
 def _comparison(baseline: tuple[Analysis, Verdict], analysis: Analysis, verdict: Verdict, timeline: Timeline,
-                tolerance_pct: float) -> dict[str, Any]:
+                tolerance_pct: float, capacities: tuple, names: MetricNames | None) -> dict[str, Any]:
     base_analysis, base_verdict = baseline
-    comparison = compare_runs(baseline, (analysis, verdict), tolerance_pct)
-    base_timeline = build_timeline(base_analysis, base_verdict)
+    comparison = compare_runs(baseline, (analysis, verdict), tolerance_pct, capacities)
+    base_timeline = build_timeline(base_analysis, base_verdict, names=names)
     titles = [f"before: {base_analysis.info.run_id} ({HEADLINES[base_verdict.verdict]})",
               f"after: {analysis.info.run_id} ({HEADLINES[verdict.verdict]})"]
     metrics, endpoints = _endpoint_changes(comparison.endpoints, tolerance_pct)
@@ -208,29 +213,35 @@ def _comparison(baseline: tuple[Analysis, Verdict], analysis: Analysis, verdict:
             "tolerance": f"{tolerance_pct:g}%", "notes": [_text(n, _LONG) for n in comparison.notes],
             "worse": len(comparison.worse),
             "objectives": [_change_cell(c, tolerance_pct) for c in comparison.objectives],
+            "headline": [_text(line, _LONG) for line in comparison.headline],
+            "capacity": [_change_cell(c, tolerance_pct) for c in comparison.capacity],
             "endpoint_metrics": metrics, "endpoints": endpoints,
             "charts": draw_charts([base_timeline, timeline], titles)}
 
 
 def render_html(verdict: Verdict, analysis: Analysis, *, capacity: Finding | None = None,
                 diagnosis: Finding | None = None, baseline: tuple[Analysis, Verdict] | None = None,
-                tolerance_pct: float = 10.0) -> str:
+                baseline_capacity: Capacity | None = None, tolerance_pct: float = 10.0,
+                server: ServerSeries | None = None) -> str:
     """The report's HTML, ending in a newline.
 
     Args:
-        verdict, analysis: the run, as the gate judged it; charts also read its folder's
-            ``server_metrics.jsonl`` (``reports.pool_metrics``).
+        verdict, analysis: the run, as the gate judged it.
         capacity, diagnosis: headroom and capacity, and the root-cause hints, when the gate has them; their
             ``to_json()`` is shown. A capacity's ``breaking_point`` (``{"t_s", ...}``) is the one marked on
             the charts; without it, the verdict's first breach is.
         baseline: a run to compare with, judged by the same SLOs, as ``compare_runs`` takes it.
+        baseline_capacity: the baseline's capacity; with ``capacity``, their changes and the headline are shown.
         tolerance_pct: how much worse than the baseline a metric may get before it is flagged.
+        server: the run's server series as the gate read them (``ServerSeries.read(folder, names)``), for the
+            pool chart and the pool at the breaking point; default: read from the folder by the shipped
+            names (``reports.timeline``). A baseline's are read by the same names.
     """
     info = analysis.info
     overall = analysis.summary["overall"]
     point = getattr(capacity, "breaking_point", None)
     point = point if isinstance(point, Mapping) and isinstance(point.get("t_s"), int) else None
-    timeline = build_timeline(analysis, verdict, breach_s=None if point is None else point["t_s"])
+    timeline = build_timeline(analysis, verdict, breach_s=None if point is None else point["t_s"], server=server)
     stages = [{"name": _text(stage.name), "span": f"{stage.start_s:g}\u2013{stage.end_s:g} s",
                "users": stage.users if stage.arrival_rate is None else f"{stage.arrival_rate:g}",
                "peak": stage.peak, **_stats_row(overall["stages"][stage.name])}
@@ -254,6 +265,7 @@ def render_html(verdict: Verdict, analysis: Analysis, *, capacity: Finding | Non
         "diagnosis": diagnosis_section(None if diagnosis is None else diagnosis.to_json()),
         "breaking": _breaking_point(verdict, timeline, point),
         "charts": draw_charts([timeline]), "timeline": timeline,
+        "pool_read": ", ".join(_text(m) for m in timeline.pool.metrics) if timeline.pool else "",
         "objectives": [_objective_row(r) for r in verdict.objectives],
         "endpoints": [{"name": _text(e["endpoint"]), "total": False, **_stats_row(e["run"])}
                       for e in analysis.summary["endpoints"]] +
@@ -261,7 +273,10 @@ def render_html(verdict: Verdict, analysis: Analysis, *, capacity: Finding | Non
         "stages": stages,
         "checks": [{"name": _text(c.name), "ok": c.ok, "detail": _text(c.detail, _LONG)} for c in verdict.checks],
         "warnings": [_text(w, _LONG) for w in verdict.warnings],
-        "comparison": None if baseline is None else _comparison(baseline, analysis, verdict, timeline, tolerance_pct),
+        "comparison": None if baseline is None else _comparison(
+            baseline, analysis, verdict, timeline, tolerance_pct,
+            (baseline_capacity, capacity) if isinstance(capacity, Capacity) else (None, None),
+            None if server is None else server.names),
         "version": surgegate.__version__,
     }
     return _environment().get_template("report.html.j2").render(svg=_svg, **context)

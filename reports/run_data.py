@@ -88,12 +88,14 @@ class RunInfo:
     incomplete_reason: str | None
     model: str = "closed"
     """``open`` (arrival rates) or ``closed`` (users), as the manifest's profile says (closed when absent)."""
+    search_stop: dict | None = None
+    """A capacity search's stop (``stop_on_breach`` profiles): ``at_s``, ``text`` and the level that failed."""
 
     def to_json(self) -> dict:
         """The run's identity for ``analysis.json`` and ``verdict.json``."""
         return {"run_id": self.run_id, "status": self.status, "started_at": self.started_at,
                 "ended_at": self.ended_at, "elapsed_s": self.elapsed_s, "target": self.target,
-                "adapter": self.adapter, "incomplete_reason": self.incomplete_reason,
+                "adapter": self.adapter, "incomplete_reason": self.incomplete_reason, "search_stop": self.search_stop,
                 "profile": {"name": self.profile_name, "time_scale": self.time_scale,
                             "peak_multiplier": self.peak_multiplier, "total_s": self.total_s,
                             "model": self.model}}
@@ -261,8 +263,18 @@ def _parse_manifest(where: Path, manifest: Any) -> tuple[RunInfo, list[dict]]:
         peak_multiplier=optional_number("peak_multiplier"), total_s=optional_number("total_s"),
         target=str(manifest.get("target", "")), adapter=str(manifest.get("adapter", "")),
         incomplete_reason=manifest.get("incomplete_reason"),
+        search_stop=_search_stop(manifest.get("search_stop")),
         model="open" if profile.get("model") == "open" else "closed")
     return info, checked
+
+
+def _search_stop(value: object) -> dict | None:
+    """The manifest's ``search_stop`` when it is well formed (a folder is read, never trusted)."""
+    if not isinstance(value, dict) or not isinstance(value.get("text"), str) or not _number(value.get("at_s")):
+        return None
+    users = value.get("users")
+    return {"at_s": float(value["at_s"]), "text": value["text"], "level": str(value.get("level", "")),
+            "users": users if isinstance(users, int) and not isinstance(users, bool) else None}
 
 
 _ROW_FIELDS = (("t", _number, "a number"), ("name", lambda v: isinstance(v, str), "text"),

@@ -42,12 +42,10 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
-import yaml
-
 from reports._slo_checks import check_document, check_patterns
 from reports._slo_model import (LATENCY_METRICS, METRICS, Bound, EndpointPattern, Generator, Objective, Recovery,
                                 Scope, SloSet, StageLike, StatusMatch)
-from surgegate.errors import BadInput
+from surgegate.yaml_file import parse_yaml, read_yaml
 
 __all__ = ["SloSet", "Objective", "EndpointPattern", "StatusMatch", "Bound", "Scope", "Recovery", "Generator",
            "StageLike", "load_slo", "parse_slo", "shipped_slo_path", "LATENCY_METRICS", "METRICS"]
@@ -72,25 +70,18 @@ def load_slo(path: str | Path, endpoint_names: Collection[str] | None = None,
         BadInput: unreadable file, invalid YAML, or a field broken; one line with file, field and reason.
     """
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BadInput(f"{source}: no such file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise BadInput(f"{source}: cannot be read: {getattr(error, 'strerror', None) or error}") from None
-    return parse_slo(text, source, endpoint_names=endpoint_names, stages=stages)
+    return _check(read_yaml(path, source), source, endpoint_names, stages)
 
 
 def parse_slo(text: str, source: str, *, endpoint_names: Collection[str] | None = None,
               stages: Sequence[StageLike] | None = None) -> SloSet:
     """Check the YAML ``text`` of an SLO file called ``source``; see ``load_slo``."""
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or "cannot be parsed"
-        raise BadInput(f"{source}: not valid YAML{where}: {problem}") from None
+    return _check(parse_yaml(text, source), source, endpoint_names, stages)
+
+
+def _check(document: object, source: str, endpoint_names: Collection[str] | None,
+           stages: Sequence[StageLike] | None) -> SloSet:
+    """The checked objectives of ``document``, against the adapter's names and the profile's stages if given."""
     slos = check_document(document, source)
     if endpoint_names is not None:
         check_patterns(slos, endpoint_names)

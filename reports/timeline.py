@@ -2,7 +2,8 @@
 
 Every series is a question put to the analysis (counts summed per bin, percentiles read from
 the bin's merged histograms, never averaged) or a sample from the folder (``load.jsonl``, and
-the server's pool from ``server_metrics.jsonl`` through ``reports.pool_metrics``); nothing is
+the server's pool from ``server_metrics.jsonl``, by the names ``reports.metric_names`` maps, through
+``reports.server_series`` and ``reports.pool_metrics``, as the root-cause hints read it); nothing is
 estimated. Seconds are the run's 1-s windows: window ``i`` is ``[i, i + 1)``.
 
 Bins: a chart needs a few hundred points, not 3,600. A run of up to ``MAX_POINTS`` seconds is
@@ -30,8 +31,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from reports.analysis import Analysis
-from reports.pool_metrics import PoolSeries, read_pool_series
+from reports.metric_names import MetricNames, load_metric_names
+from reports.pool_metrics import POOL_SIGNALS, PoolSeries, pool_series
 from reports.run_data import StageSpan
+from reports.server_series import ServerSeries
 from reports.verdict import Verdict
 
 __all__ = ["Timeline", "build_timeline", "breaking_point_s", "MAX_POINTS", "LATENCY_PANELS"]
@@ -124,11 +127,19 @@ def _load(analysis: Analysis, bin_s: int) -> tuple[np.ndarray, ...]:
     return ((keys + 0.5) * bin_s, *(np.where(column < 0, np.nan, column) for column in most))
 
 
-def build_timeline(analysis: Analysis, verdict: Verdict, *, breach_s: int | None = None) -> Timeline:
-    """The charts' series of the run (reads ``server_metrics.jsonl`` of the analysed folder, if any).
+def build_timeline(analysis: Analysis, verdict: Verdict, *, breach_s: int | None = None,
+                   server: ServerSeries | None = None, names: MetricNames | None = None) -> Timeline:
+    """The charts' series of the run.
 
-    ``breach_s`` is the breaking point to mark; default: the verdict's first breach (``breaking_point_s``).
+    Args:
+        analysis, verdict: the run, as the gate judged it.
+        breach_s: the breaking point to mark; default: the verdict's first breach (``breaking_point_s``).
+        server: the run's server series, as the gate read them for the hints (``ServerSeries.read``, with
+            the shop's names); default: the pool's gauges read from the analysed folder by ``names``.
+        names: the metric names to read by when ``server`` is not given; default: the shipped ones.
     """
+    if server is None:
+        server = ServerSeries.read(analysis.data.path, names or load_metric_names(), signals=POOL_SIGNALS)
     window_count = analysis.window_count
     bin_s, starts = _bins(window_count)
     lengths = np.minimum(starts + bin_s, window_count) - starts
@@ -163,5 +174,5 @@ def build_timeline(analysis: Analysis, verdict: Verdict, *, breach_s: int | None
         requests_per_s=requests / np.maximum(lengths, 1), ok_per_s=ok / np.maximum(lengths, 1),
         error_pct=_pct(failures, requests), status_504_pct=_pct(_per_bin(answered_504, starts, bin_s), requests),
         endpoint_504_pct=endpoint_504, latency_ms=latency,
-        pool=read_pool_series(analysis.data.path, bin_s=bin_s),
+        pool=pool_series(server, bin_s),
         started_per_s=started, dropped_per_s=dropped, in_flight=in_flight if analysis.has_arrivals else None)

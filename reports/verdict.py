@@ -8,7 +8,7 @@ Verdicts and exit codes (``surgegate.exit_codes``), in order of precedence::
                      or a distributed run without worker data), no request recorded, the target never
                      answered (every request ended without an HTTP status), or the load generator was
                      saturated (CPU >= generator.max_cpu_percent for generator.sustained)
-    NOT_READY     1  an objective failed
+    NOT_READY     1  an objective failed, or a capacity search stopped at a level where one failed
     INCONCLUSIVE  3  no objective failed, but the run was under-driven: an open-model run dropped
                      arrivals (its pool of in-flight shoppers was full), so the shop was not offered
                      the planned load and READY cannot be claimed
@@ -105,9 +105,12 @@ def judge(analysis: Analysis, slos: SloSet) -> Verdict:
         verdict = INCONCLUSIVE
         reasons = [f"{check.name}: no ({check.detail})" for check in broken]
         reasons += [f"also breached: {_breach(result)}" for result in failed]
-    elif failed:
+    elif failed or analysis.info.search_stop is not None:
         verdict = NOT_READY
         reasons = [_breach(result) for result in failed]
+        if analysis.info.search_stop is not None:  # the level that stopped the search failed, whatever the scopes
+            stop = analysis.info.search_stop
+            reasons.append(f"capacity search stopped at {stop['at_s']:.0f} s: {stop['text']}")
         if generator["under_driven"]:
             reasons.append(f"and that with less than the planned load: {generator['detail']}")
     elif missing:
@@ -173,9 +176,13 @@ def _checks(analysis: Analysis, generator: Generator) -> tuple[tuple[Check, ...]
         complete = Check("results complete", False, info.incomplete_reason or "the manifest says incomplete")
     else:
         complete = Check("results complete", True, f"manifest status {info.status}")
+    played = "played to its end"
+    if info.status == "interrupted":
+        played = "stopped before the profile's end"
+    elif info.search_stop is not None:
+        played = f"stopped by its capacity search at {info.search_stop['at_s']:.0f} s, as the profile asks"
     checks = [
-        Check("played to the end", info.status != "interrupted",
-              "stopped before the profile's end" if info.status == "interrupted" else "played to its end"),
+        Check("played to the end", info.status != "interrupted", played),
         complete,
         Check("requests recorded", requests > 0, f"{requests} requests" if requests else "no request was recorded"),
         Check("target answered", answered > 0 or requests == 0,

@@ -8,7 +8,7 @@
         read the server's metrics under the names of --metric-names FILE, then the shipped ones.
         Re-judging with --slo, --expected-peak or --metric-names writes into DIR/rejudged (or --out
         OUTDIR), so that the run's own verdict stays as the run judged it.
-    surgegate compare BASE CURRENT [--tolerance PCT] [--slo FILE] [--html FILE]
+    surgegate compare BASE CURRENT [--tolerance PCT] [--slo FILE] [--expected-peak LOAD] [--html FILE]
         Judge both runs by the same SLOs (FILE, else CURRENT/slo.yaml, else the shipped one), print
         what changed per objective and endpoint, and exit 1 when CURRENT is worse than BASE beyond
         the tolerance on any of them, else 0. --html also writes CURRENT's readiness report with a
@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="also write CURRENT's readiness report, with before/after against BASE, to FILE")
     compare.add_argument("--slo", metavar="FILE",
                          help="SLO file for both runs (default: CURRENT/slo.yaml, else the shipped slo.yaml)")
+    compare.add_argument("--expected-peak", metavar="LOAD",
+                         help="the load both runs' capacity is compared with (as for report); default: the July 15 "
+                              "peak")
     return parser
 
 
@@ -112,13 +115,14 @@ def _report(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
-def _write_html_comparison(path: Path, base: tuple, current: tuple, tolerance_pct: float) -> None:
+def _write_html_comparison(path: Path, base: tuple, current: tuple, tolerance_pct: float, capacities: tuple) -> None:
     """``compare --html FILE``: the current run's report with before/after, written whole (temporary file, rename)."""
     from reports.render_html import render_html
     from reports.results_folder import ResultsFolder
 
     (analysis, verdict) = current
-    text = render_html(verdict, analysis, baseline=base, tolerance_pct=tolerance_pct)
+    text = render_html(verdict, analysis, capacity=capacities[1], baseline=base, baseline_capacity=capacities[0],
+                       tolerance_pct=tolerance_pct)
     try:
         ResultsFolder(path.parent).write_text(path.name, text)
     except OSError as error:
@@ -127,22 +131,29 @@ def _write_html_comparison(path: Path, base: tuple, current: tuple, tolerance_pc
 
 def _compare(args: argparse.Namespace) -> int:
     from reports.analysis import analyse_folder
+    from reports.capacity import assess_capacity
     from reports.compare import compare_runs, render_comparison
+    from reports.expected_peak import JULY15_PEAK, check_expected_peak, parse_expected_peak
     from reports.gate import resolve_slo_path
     from reports.slo import load_slo
     from reports.verdict import judge
 
+    expected = JULY15_PEAK if args.expected_peak is None else parse_expected_peak(args.expected_peak)
     for folder in (args.base, args.current):  # both, before the slow part, so a typo fails fast
         if not Path(folder).is_dir():
             raise BadInput(f"{folder}: no such results folder")
     slos = load_slo(resolve_slo_path(args.current, args.slo))
-    runs = []
+    runs, capacities = [], []
     for folder in (args.base, args.current):
         analysis = analyse_folder(folder)
-        runs.append((analysis, judge(analysis, slos)))
-    comparison = compare_runs(runs[0], runs[1], args.tolerance)
+        if args.expected_peak is not None:
+            check_expected_peak(expected, analysis.endpoints)
+        verdict = judge(analysis, slos)
+        runs.append((analysis, verdict))
+        capacities.append(assess_capacity(analysis, slos, verdict, expected))
+    comparison = compare_runs(runs[0], runs[1], args.tolerance, tuple(capacities))
     if args.html:
-        _write_html_comparison(Path(args.html), runs[0], runs[1], args.tolerance)
+        _write_html_comparison(Path(args.html), runs[0], runs[1], args.tolerance, tuple(capacities))
     sys.stdout.write(render_comparison(comparison))
     if args.html:
         sys.stdout.write(f"report: {args.html}\n")

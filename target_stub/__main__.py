@@ -22,6 +22,7 @@ from surgegate import exit_codes
 from surgegate.errors import BadInput, SurgegateError
 from surgegate.net import is_loopback
 from target_stub import db
+from target_stub._say import say
 from target_stub.catalogue import generate_catalogue
 from target_stub.config import KNOBS, build_config
 from target_stub.server import bind, run_stub
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         db.seed(url, generate_catalogue(config.catalogue_size, config.seed))
         return run_stub(config, gateway_sock, app_sock, db_shown=db.safe_url(url))
     except SurgegateError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
+        say(sys.stderr, f"Error: {exc}")
         return exc.exit_code
     except KeyboardInterrupt:
         return exit_codes.INTERRUPTED

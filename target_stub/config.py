@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from surgegate.errors import BadInput
+from surgegate.yaml_file import read_yaml
 
 __all__ = ["KNOBS", "Knob", "StubConfig", "PRESETS_PATH", "load_presets", "build_config"]
 
@@ -127,10 +126,7 @@ def _as_int(value: int | float | str) -> int:
 
 def load_presets(path: Path = PRESETS_PATH) -> dict[str, dict[str, int | float]]:
     """Read and check the presets file: every preset gives every knob, validly."""
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise BadInput(f"{path}: cannot read presets: {exc}") from None
+    raw = read_yaml(path, str(path))
     if not isinstance(raw, dict) or not raw:
         raise BadInput(f"{path}: must map preset names to knobs")
     presets: dict[str, dict[str, int | float]] = {}

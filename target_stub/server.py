@@ -29,6 +29,7 @@ import uvicorn
 from prometheus_client import disable_created_metrics
 
 from surgegate.errors import BadInput, SurgegateError
+from target_stub._say import say
 from target_stub.config import StubConfig
 from target_stub.gateway import Gateway
 
@@ -145,8 +146,7 @@ async def _serve_gateway(gateway: Gateway, sock: socket.socket, app: subprocess.
             if signals.received:  # came in the instant between our check and uvicorn's own handler
                 server.should_exit = True
             if app.poll() is not None:
-                print(f"target_stub: the app process exited with code {app.returncode}; stopping",
-                      file=sys.stderr, flush=True)
+                say(sys.stderr, f"target_stub: the app process exited with code {app.returncode}; stopping")
                 crashed = True
                 server.should_exit = True
             await asyncio.sleep(0.2)
@@ -177,16 +177,16 @@ def run_stub(config: StubConfig, gateway_sock: socket.socket, app_sock: socket.s
         gateway = Gateway(app_url, timeout_s=config.gateway_timeout_s,
                           rate_limit_rps=config.rate_limit_checkout_rps,
                           rate_limit_burst=config.rate_limit_checkout_burst)
-        print(f"surgegate target stub (preset {config.preset}) listening on {gateway_url}", file=out)
-        print(f"  app      {app_url}  (behind the gateway: {config.pool_size}+{config.max_overflow} connections,"
-              f" {config.queries_per_checkout} queries per checkout, {config.app_workers} worker threads)", file=out)
-        print(f"  gateway  upstream timeout {config.gateway_timeout_s:g} s, checkout rate limit "
-              + (f"{config.rate_limit_checkout_rps:g}/s burst {config.rate_limit_checkout_burst}"
-                 if config.rate_limited else "off"), file=out)
-        print(f"  metrics  {gateway_url}/metrics (gateway)  {app_url}/metrics (app)", file=out)
-        print(f"  database {db_shown}", file=out)
-        print("Stop with Ctrl-C or SIGTERM.", file=out, flush=True)
-        signals.serving = True
+        say(out, f"surgegate target stub (preset {config.preset}) listening on {gateway_url}")
+        say(out, f"  app      {app_url}  (behind the gateway: {config.pool_size}+{config.max_overflow} connections,"
+                 f" {config.queries_per_checkout} queries per checkout, {config.app_workers} worker threads)")
+        say(out, f"  gateway  upstream timeout {config.gateway_timeout_s:g} s, checkout rate limit "
+                 + (f"{config.rate_limit_checkout_rps:g}/s burst {config.rate_limit_checkout_burst}"
+                    if config.rate_limited else "off"))
+        say(out, f"  metrics  {gateway_url}/metrics (gateway)  {app_url}/metrics (app)")
+        say(out, f"  database {db_shown}")
+        signals.serving = True  # before the line that invites a signal: from here one is a clean stop, exit 0
+        say(out, "Stop with Ctrl-C or SIGTERM.")
         return _run_loop(_serve_gateway(gateway, gateway_sock, app, signals))
     finally:
         _stop(app)

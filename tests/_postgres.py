@@ -10,10 +10,10 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
+from tests._net import free_port
 
 __all__ = ["find_bindir", "ThrowawayPostgres"]
 
@@ -27,12 +27,6 @@ def find_bindir() -> Path | None:
     return Path(found[-1]).parent if found else None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class ThrowawayPostgres:
     """initdb + pg_ctl in a temporary folder; ``url`` is a SQLAlchemy URL to its ``postgres`` database."""
 
@@ -40,7 +34,7 @@ class ThrowawayPostgres:
         self.bindir = bindir
         self.root = Path(tempfile.mkdtemp(prefix="surgegate-pg-"))
         self.data = self.root / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
         self._as_postgres = os.geteuid() == 0
 

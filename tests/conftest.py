@@ -1,4 +1,10 @@
-"""Shared fixtures: the real stub on a free loopback port, and a throwaway PostgreSQL."""
+"""Shared fixtures: the real stub on a free loopback port, and a throwaway PostgreSQL; and how tests share the CPU.
+
+``make test`` runs two pytest-xdist workers (``-n 2 --dist loadgroup``, see pyproject.toml): the
+modules in ``LOAD_MODULES`` (real Locust runs against the real stub: timing-sensitive, and most of
+the suite's time) go one after another on one worker, whose runs never overlap, and everything else
+(pure functions, folders made by hand, single stub requests) on the other meanwhile.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,31 @@ import pytest
 
 from target_stub.process import StubProcess
 from tests._postgres import ThrowawayPostgres, find_bindir
+
+
+LOAD_MODULES = frozenset({
+    "test_benchmarks_smoke", "test_capacity", "test_capacity_search", "test_demo", "test_diagnosis",
+    "test_flash_sale_run", "test_flash_sale_web_ui", "test_gate_run", "test_recording", "test_recording_distributed",
+    "test_report_html", "test_server_metrics", "test_stub_burst",
+})
+"""Modules that drive load: never two of their runs at once (they would measure each other)."""
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist turns the group mark into the node's group
+def pytest_collection_modifyitems(items) -> None:
+    """Put every test of a load module into the one "load" group."""
+    for item in items:
+        if item.module is not None and item.module.__name__.rsplit(".", 1)[-1] in LOAD_MODULES:
+            item.add_marker(pytest.mark.xdist_group("load"))
+
+
+@pytest.fixture(scope="session")
+def surge_runs(tmp_path_factory) -> Callable:
+    """``surge_runs(preset)``: the 28 s surge against the stub, run once per session (``tests._surge_runs``)."""
+    from tests._surge_runs import surge_run
+
+    root = tmp_path_factory.mktemp("surge-runs")
+    return lambda preset: surge_run(root, preset)
 
 
 @pytest.fixture(scope="session")
@@ -57,3 +88,4 @@ def start_stub() -> Iterator[Callable[..., StubProcess]]:
     yield start
     codes = [stub.stop() for stub in started]
     assert codes == [0] * len(codes), f"stub exit codes {codes}: a stub did not shut down cleanly"
+

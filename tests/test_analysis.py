@@ -93,6 +93,7 @@ class RunFolder:
             "versions": {"surgegate": "0.1.0", "locust": "2.47.0"}, "command_line": ["locust"],
             "totals": {"requests": requests, "failures": 0, "cancelled": 0, "window_rows": len(rows)},
             "a_field_from_the_future": {"ignored": True},
+            **getattr(self, "manifest_extra", {}),
         }
         (self.path / "manifest.json").write_text(json.dumps(manifest, indent=2))
         return self.path

@@ -255,3 +255,23 @@ def test_capacity_moves_up_when_checkout_runs_fewer_queries(runs_root):
     assert held(after)[0] > held(before)[0] and held(after)[1] > held(before)[1], levels
     # The knee method on real data: with 4 queries latency stays flat as the load rises, so no knee is claimed.
     assert after["knee"]["below"] is None and after["knee"]["text"].startswith("no knee up to 60 users"), after["knee"]
+
+
+def test_compare_says_what_the_fix_did_to_capacity(tmp_path, capsys):
+    """Before/after in the team's words: 504s on checkout, the users held, checkouts a minute at capacity; a
+    capacity that fell is worse (exit 1), one that grew is not."""
+    from surgegate.cli import main
+
+    slo = tmp_path / "slo.yaml"
+    slo.write_text(yaml.safe_dump(SLO))
+    broken = stepped_run(tmp_path / "before")
+    fixed = stepped_run(tmp_path / "after", break_at_s3=False)
+    assert main(["compare", str(broken), str(fixed), "--slo", str(slo)]) == 0
+    out = capsys.readouterr().out
+    assert "  504s on POST /checkout: 2.5% -> 0%\n" in out  # 25 of 1,000 checkouts
+    assert "  capacity: held 20 users -> at least 40 users\n" in out
+    assert "  POST /checkout at capacity: 20 -> 40 ok/s (1,200 -> 2,400 a minute)\n" in out
+    assert "  capacity: users held 20 users -> 40 users +20 users (+100%) broke above -> never broke\n" in out
+    assert main(["compare", str(fixed), str(broken), "--slo", str(slo)]) == 1
+    out = capsys.readouterr().out
+    assert "  capacity: users held 40 users -> 20 users -20 users (-50%) never broke -> broke above WORSE\n" in out

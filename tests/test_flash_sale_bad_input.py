@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from target_stub.process import StubProcess
 from tests._locust import SHORT_PROFILE, run_locust
 
 GOOD = SHORT_PROFILE.read_text()
@@ -17,8 +18,8 @@ def _profile(tmp_path, text: str) -> str:
 
 CASES = [
     pytest.param(lambda tmp: ["--profile", "jully15"],
-                 "Error: --profile: unknown profile 'jully15' (did you mean 'july15'?); shipped profiles: july15, "
-                 "july15-open, soak, spike, step, or a path to a .yaml file", id="unknown-profile"),
+                 "Error: --profile: unknown profile 'jully15' (did you mean 'july15'?); shipped profiles: capacity, "
+                 "july15, july15-open, soak, spike, step, or a path to a .yaml file", id="unknown-profile"),
     pytest.param(lambda tmp: ["--profile", str(tmp / "missing.yaml")],
                  "Error: {tmp}/missing.yaml: no such file", id="missing-file"),
     pytest.param(lambda tmp: ["--profile", _profile(tmp, GOOD.replace("users: 24,", "users: -5,"))],
@@ -48,15 +49,23 @@ CASES = [
 ]
 
 
+@pytest.fixture(scope="module")
+def stub():
+    """One stub for every case: each must leave its counters where they were (nothing sent)."""
+    stub = StubProcess("fixed").start()
+    yield stub
+    assert stub.stop() == 0
+
+
 @pytest.mark.parametrize(("args", "line"), CASES)
-def test_bad_input_gives_one_line_exit_2_and_sends_nothing(start_stub, tmp_path, args, line):
+def test_bad_input_gives_one_line_exit_2_and_sends_nothing(stub, tmp_path, args, line):
     """Each bad input: the exact line on stderr, exit code 2, and the stub saw no request at all."""
-    stub = start_stub("fixed")
     run = run_locust("--headless", "--host", stub.url, *args(tmp_path), timeout_s=60)
     errors = [l for l in run.stderr.splitlines() if l.startswith("Error:")]
     assert (run.code, errors) == (2, [line.format(tmp=tmp_path)]), run.stderr[-2000:]
     assert "Traceback" not in run.stderr
-    sent = stub.scrape_gateway().get("shop_gateway_responses_total", {})
+    sent = {labels: value for labels, value in stub.scrape_gateway().get("shop_gateway_responses_total", {}).items()
+            if not dict(labels)["endpoint"].startswith("/metrics")}
     assert sent == {}
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import signal
-import socket
 import subprocess
 import time
 
@@ -13,12 +12,7 @@ import requests
 
 from tests._locust import REPO, SHORT_PROFILE, locust_command, locust_env
 from tests._shop import session
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests._net import free_port
 
 
 def _wait_for(url: str, timeout_s: float = 60) -> requests.Response:
@@ -35,7 +29,7 @@ def _wait_for(url: str, timeout_s: float = 60) -> requests.Response:
 def test_web_ui_offers_profiles_and_swarm_follows_the_shape(start_stub, tmp_path):
     """The form lists the shipped profiles; a swarm with a chosen profile ramps to each stage's users, then stops."""
     stub = start_stub("fixed")
-    port = _free_port()
+    port = free_port()
     web = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(locust_command("--web-host", "127.0.0.1", "--web-port", str(port),
                                            "--results-dir", str(tmp_path)), cwd=REPO,
@@ -44,7 +38,7 @@ def test_web_ui_offers_profiles_and_swarm_follows_the_shape(start_stub, tmp_path
         page = _wait_for(web + "/").text
         args = json.loads(re.search(r"window\.templateArgs = (\{.*?\})\s*\n", page).group(1))
         profile_field = args["extra_options"]["surge_profile"]
-        assert profile_field["choices"] == ["july15", "july15-open", "soak", "spike", "step"]
+        assert profile_field["choices"] == ["capacity", "july15", "july15-open", "soak", "spike", "step"]
         assert profile_field["default_value"] == "july15"
         assert args["extended_tabs"] == [{"title": "surgegate", "key": "surgegate"}]
 

@@ -7,7 +7,6 @@ their verdict, and the same verdict when rebuilt from a copy of the folder with 
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -32,11 +31,11 @@ def _report(folder: Path) -> subprocess.CompletedProcess:
                           cwd=REPO, timeout=120)
 
 
-def test_incident_is_not_ready_and_says_where_checkout_broke(start_stub, tmp_path):
+def test_incident_is_not_ready_and_says_where_checkout_broke(surge_runs, tmp_path):
     """incident: exit 1, NOT READY; the checkout 504 objective fails at the peak; the reports agree; the
     pool's exhaustion is in the server metrics recorded alongside."""
-    stub = start_stub("incident")
-    run, folder = _gate_run(stub, tmp_path, "incident")
+    surge = surge_runs("incident")
+    run, folder = surge.run, ResultsFolder(surge.folder)
     assert run.code == 1, run.stdout[-3000:] + run.stderr[-3000:]
     assert run.stdout.startswith("surgegate: NOT READY (exit 1)") or "surgegate: NOT READY (exit 1)" in run.stdout
     verdict = folder.read_json("verdict.json")
@@ -49,7 +48,7 @@ def test_incident_is_not_ready_and_says_where_checkout_broke(start_stub, tmp_pat
     # The 504s counted by the verdict are the ones the stub's gateway sent.
     checkout_504 = sum(r["count"] for r in folder.read_json("totals.json")["totals"]
                        if r["name"] == "/checkout" and r["status"] == 504)
-    gateway = stub.scrape_gateway()["shop_gateway_responses_total"]
+    gateway = surge.gateway["shop_gateway_responses_total"]
     assert checkout_504 == sum(int(v) for k, v in gateway.items()
                                if dict(k)["endpoint"] == "/checkout" and dict(k)["status"] == "504") > 0
     suites = JUnitXml.fromfile(str(folder.path / "junit.xml"))
@@ -71,16 +70,16 @@ def test_incident_is_not_ready_and_says_where_checkout_broke(start_stub, tmp_pat
     assert (copy / "verdict.json").read_text() == (folder.path / "verdict.json").read_text()
 
 
-def test_fixed_is_ready(start_stub, tmp_path):
+def test_fixed_is_ready(surge_runs):
     """fixed: exit 0, READY, every objective met, no 504, and every answer the stub gave is counted."""
-    stub = start_stub("fixed")
-    run, folder = _gate_run(stub, tmp_path, "fixed")
+    surge = surge_runs("fixed")
+    run, folder = surge.run, ResultsFolder(surge.folder)
     assert run.code == 0, run.stdout[-3000:] + run.stderr[-3000:]
     verdict = folder.read_json("verdict.json")
     assert verdict["verdict"] == "READY" and {o["status"] for o in verdict["objectives"]} == {"pass"}
     assert verdict["counts"]["passed"] == verdict["counts"]["objectives"] >= 5
     recorded = sum(r["count"] for r in folder.read_json("totals.json")["totals"] if r["status"])
-    assert recorded == sum(stub_answers(stub).values())
+    assert recorded == sum(surge.answers.values())
     assert _report(folder.path).returncode == 0
 
 

@@ -21,7 +21,7 @@ from profiles import Mix, Profile, load_profile, parse_duration, plan_at, shippe
 from surgegate import exit_codes
 from surgegate.errors import BadInput
 
-SHIPPED = ("july15", "july15-open", "soak", "spike", "step")
+SHIPPED = ("capacity", "july15", "july15-open", "soak", "spike", "step")
 PROJECT_ROOT = Path(profiles.__file__).resolve().parent.parent
 
 
@@ -268,9 +268,17 @@ def test_error_unknown_top_level_key_lists_the_allowed_ones(write) -> None:
     """A key far from any known one lists the keys allowed there."""
     path = write(_document(colour="blue"))
     assert _error(path) == (
-        f"{path}: colour: unknown key; expected one of: arrivals, description, max_in_flight, mix, name, seed, stages, "
-            "think_time_s, time_scale"
+        f"{path}: colour: unknown key; expected one of: arrivals, description, max_in_flight, mix, name, seed, "
+        "stages, stop_on_breach, think_time_s, time_scale"
     )
+
+
+def test_stop_on_breach_is_a_boolean_off_by_default(write) -> None:
+    """Only the capacity search stops at its breaking point; a quoted 'yes' is refused, not taken for true."""
+    assert load_profile(write(_document())).stop_on_breach is False
+    assert load_profile("capacity").stop_on_breach is True
+    path = write(_document(stop_on_breach="yes"))
+    assert _error(path) == f"{path}: stop_on_breach: must be true or false, got 'yes'"
 
 
 def test_error_stage_shorter_than_its_ramp(write) -> None:
@@ -312,11 +320,11 @@ def test_error_stage_shorter_than_one_tick(write) -> None:
 def test_error_unknown_profile_name() -> None:
     """An unknown name suggests the close shipped one and lists them all."""
     assert _error("spkie") == (
-        "unknown profile 'spkie' (did you mean 'spike'?); shipped profiles: july15, july15-open, soak, spike, step, "
-        "or a path to a .yaml file"
+        "unknown profile 'spkie' (did you mean 'spike'?); shipped profiles: capacity, july15, july15-open, soak, spike, "
+        "step, or a path to a .yaml file"
     )
     assert _error("black-friday") == (
-        "unknown profile 'black-friday'; shipped profiles: july15, july15-open, soak, spike, step, "
+        "unknown profile 'black-friday'; shipped profiles: capacity, july15, july15-open, soak, spike, step, "
         "or a path to a .yaml file"
     )
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -16,12 +15,14 @@ from pathlib import Path
 from reports.results_folder import ResultsFolder
 from tests._locust import (REPO, SHORT_PROFILE, assert_folder_reconciled, locust_command, locust_env, run_locust,
                            stub_answers)
+from tests._net import free_port
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _processes(count: int = 2) -> tuple[str, ...]:
+    """``--processes`` on a port of its own: on the default 5557, workers of another run on this machine (a
+    concurrent test, a benchmark) join this master, and its own workers may join the other one."""
+    port = str(free_port())
+    return ("--processes", str(count), "--master-bind-port", port, "--master-port", port)
 
 
 def _wait_for(predicate, timeout_s: float = 60.0) -> None:
@@ -32,7 +33,7 @@ def _wait_for(predicate, timeout_s: float = 60.0) -> None:
 
 
 def _master_and_workers(stub_url: str, results: Path, run_id: str, workers: int = 2, profile: str = "spike"):
-    port = _free_port()
+    port = free_port()
     master = subprocess.Popen(
         locust_command("--master", "--headless", "--expect-workers", str(workers), "--master-bind-host", "127.0.0.1",
                        "--master-bind-port", str(port), "--profile", profile, "--host", stub_url,
@@ -54,7 +55,7 @@ def _stop_all(procs) -> None:
 def test_processes_run_totals_equal_the_stubs_counts(start_stub, tmp_path):
     """--processes 2: two workers' windows merged by the master equal the stub's counters, with no loss."""
     stub = start_stub("fixed")
-    run = run_locust("--headless", "--processes", "2", "--profile", str(SHORT_PROFILE), "--host", stub.url,
+    run = run_locust("--headless", *_processes(), "--profile", str(SHORT_PROFILE), "--host", stub.url,
                      "--results-dir", str(tmp_path), "--run-id", "two", "--only-summary")
     assert run.code in (0, 1), run.stderr[-3000:]
     folder = ResultsFolder(tmp_path / "two")
@@ -126,7 +127,7 @@ def test_ctrl_c_to_the_process_group_of_a_processes_run_loses_nothing(start_stub
     import os
 
     stub = start_stub("incident")
-    proc = subprocess.Popen(locust_command("--headless", "--processes", "2", "--profile", "spike", "--host", stub.url,
+    proc = subprocess.Popen(locust_command("--headless", *_processes(), "--profile", "spike", "--host", stub.url,
                                            "--results-dir", str(tmp_path), "--run-id", "ctrlc", "--only-summary"),
                             cwd=REPO, env=locust_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
@@ -139,7 +140,8 @@ def test_ctrl_c_to_the_process_group_of_a_processes_run_loses_nothing(start_stub
     assert proc.returncode == 4, output[-3000:]
     folder = ResultsFolder(tmp_path / "ctrlc")
     manifest = folder.read_json("manifest.json")
-    assert manifest["status"] == "interrupted" and "incomplete_reason" not in manifest, manifest
+    assert manifest["status"] == "interrupted" and "incomplete_reason" not in manifest, (
+        manifest.get("incomplete_reason"), manifest.get("workers"), output[-3000:])
     assert len(manifest["workers"]) == 2 and all(w["final_report"] for w in manifest["workers"])
     assert all(w["requests_received"] == w["requests_recorded"] for w in manifest["workers"])
     assert_folder_reconciled(folder.path, stub_answers(stub))

@@ -19,19 +19,20 @@ import pytest
 
 from reports.analysis import analyse_folder
 from reports.gate import evaluate_folder
-from reports.pool_metrics import read_pool_series
+from reports.metric_names import load_metric_names
+from reports.pool_metrics import POOL_SIGNALS, pool_series
 from reports.render_html import render_html
+from reports.server_series import ServerSeries
 from reports.slo import load_slo
 from reports.timeline import build_timeline
 from reports.verdict import judge
 from surgegate.cli import main
-from target_stub.process import StubProcess
 from tests._chromium import Chromium, find_chromium
-from tests._locust import REPO, run_locust
+from tests._locust import REPO
 from tests.test_analysis import RunFolder
+from tests.test_diagnosis import CHECKOUT_504, Scrapes, in_use, pool_incident_client, waiting
 from tests.test_gate_outputs import hostile_run, write_slo
 
-SURGE = REPO / "tests" / "data" / "surge.yaml"
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 SECTIONS = ("capacity", "breaking-point", "charts", "objectives", "endpoints", "stages", "checks", "comparison")
 """The page's sections in their order (capacity only when the gate assessed it)."""
@@ -50,19 +51,13 @@ def browser(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def real_runs(tmp_path_factory) -> dict[str, Path]:
+def real_runs(surge_runs) -> dict[str, Path]:
     """The 28 s surge played by real Locust against the real stub, `incident` then `fixed`: their results folders."""
-    base = tmp_path_factory.mktemp("runs")
     folders = {}
     for preset, code in (("incident", 1), ("fixed", 0)):
-        stub = StubProcess(preset).start()
-        try:
-            run = run_locust("--headless", "--profile", str(SURGE), "--host", stub.url, "--stop-timeout", "20",
-                             "--results-dir", str(base), "--run-id", preset, "--only-summary")
-        finally:
-            assert stub.stop() == 0
-        assert run.code == code, run.stdout[-3000:] + run.stderr[-3000:]
-        folders[preset] = base / preset
+        surge = surge_runs(preset)
+        assert surge.run.code == code, surge.run.stdout[-3000:] + surge.run.stderr[-3000:]
+        folders[preset] = surge.folder
     return folders
 
 
@@ -164,6 +159,9 @@ def test_real_comparison_report_shows_before_and_after(real_runs, browser, tmp_p
     incident_504 = next(o for o in before["objectives"] if o["name"] == "checkout-504-peak-windows")
     assert f"checkout-504-peak-windows status 504 rate {incident_504['observed_text']} 0% " in page_text
     assert "fail -> pass" in page_text and "Before: run incident, NOT READY; after: this run, READY." in page_text
+    # What the fix came to, in the team's words: checkout's 504s gone, and the capacity held before and after.
+    assert re.search(r"504s on POST /checkout: [0-9.]+% -> 0%", page_text), page_text[:3000]
+    assert re.search(r"capacity: (held [0-9]+ users|no level held) -> (at least )?[0-9]+ users", page_text)
     url = out.as_uri()
     page = browser.open_page(url, evaluate=_PAGE_VALUES)
     _assert_self_contained(page, url)
@@ -378,20 +376,91 @@ def test_empty_run_is_inconclusive_and_still_a_page(tmp_path):
 def test_pool_reader_takes_hikaricp_names_and_skips_torn_lines(tmp_path):
     """HikariCP's gauges stand in for the stub's; a torn line is counted and skipped; several pools are summed."""
     rows = []
-    for t in (0.5, 1.5, 2.5):
+    for t in (0, 1, 2):
         for pool in ("a", "b"):
-            rows += [{"t": t, "source": "app", "metric": "hikaricp_connections_active", "labels": {"pool": pool},
-                      "type": "gauge", "value": 2 * t + 1},
-                     {"t": t, "source": "app", "metric": "hikaricp_connections_max", "labels": {"pool": pool},
+            rows += [{"t": t + 0.01, "source": "app", "metric": "hikaricp_connections_active",
+                      "labels": {"pool": pool}, "type": "gauge", "value": 2 * t + 1},
+                     {"t": t + 0.01, "source": "app", "metric": "hikaricp_connections_max", "labels": {"pool": pool},
                       "type": "gauge", "value": 10},
-                     {"t": t, "source": "app", "metric": "hikaricp_connections_pending", "labels": {"pool": pool},
-                      "type": "gauge", "value": t}]
-    text = "".join(json.dumps(row) + "\n" for row in rows) + '{"t": 3.5, "metric": "hikaricp_connections_active", "val'
+                     {"t": t + 0.01, "source": "app", "metric": "hikaricp_connections_pending",
+                      "labels": {"pool": pool}, "type": "gauge", "value": t}]
+    text = "".join(json.dumps(row) + "\n" for row in rows) + '{"t": 3.01, "metric": "hikaricp_connections_active", "val'
     (tmp_path / "server_metrics.jsonl").write_text(text)
-    pool = read_pool_series(tmp_path)
-    assert list(pool.t_s) == [0.5, 1.5, 2.5] and list(pool.in_use) == [4.0, 8.0, 12.0]
-    assert list(pool.limit) == [20.0] * 3 and list(pool.waiting) == [1.0, 3.0, 5.0] and pool.unreadable == 1
-    assert read_pool_series(tmp_path / "missing") is None
+    pool = pool_series(ServerSeries.read(tmp_path, load_metric_names(), signals=POOL_SIGNALS))
+    assert list(pool.t_s) == [0.5, 1.5, 2.5] and list(pool.in_use) == [2.0, 6.0, 10.0]
+    assert list(pool.limit) == [20.0] * 3 and list(pool.waiting) == [0.0, 2.0, 4.0] and pool.unreadable == 1
+    assert pool.metrics == ("hikaricp_connections_active", "hikaricp_connections_max", "hikaricp_connections_pending")
+    assert pool_series(ServerSeries.read(tmp_path / "missing", load_metric_names())) is None
+
+
+def otel_pool_run(tmp_path: Path) -> Path:
+    """pool_incident_client's 60 s with OpenTelemetry's pool gauges (db.client.connection.*): two pools,
+    ``orders`` (5 connections, in use and waiting as in the incident) and ``carts`` (3, all always in use)."""
+    path = pool_incident_client(tmp_path).write()
+    write_slo(path / "slo.yaml", CHECKOUT_504)
+    scrapes = Scrapes()
+    for t in range(60):
+        samples = []
+        for pool, size, used, pending in (("orders", 5.0, in_use(t), waiting(t)), ("carts", 3.0, 3.0, 0.0)):
+            name = {"db_client_connection_pool_name": pool}
+            samples += [("db_client_connection_count", "gauge", {**name, "db_client_connection_state": "used"}, used),
+                        ("db_client_connection_count", "gauge", {**name, "db_client_connection_state": "idle"},
+                         size - used),
+                        ("db_client_connection_max", "gauge", name, size),
+                        ("db_client_connection_pending_requests", "gauge", name, pending)]
+        scrapes.add(t + 0.004, "app", samples)
+    return scrapes.write(path)
+
+
+def test_opentelemetry_pool_gauges_are_charted_with_the_pool_then(tmp_path):
+    """OpenTelemetry's names give the pool chart and the pool at the breaking point: the used connections of both
+    pools (idle ones not counted), their maxima added, the waiting requests; the hints quote the same numbers."""
+    path = otel_pool_run(tmp_path)
+    result = evaluate_folder(path)
+    html = (path / "report.html").read_text()
+    text = _Page(html).text
+    # 504s on checkout from 20 s; at 20 s orders has 5 of 5 in use and 30 waiting, carts 3 of 3: 8 of 8, 30 waiting
+    assert result.capacity.breaking_point["t_s"] == 20 and "First breach at 20 s" in text
+    assert "Then the server's pool (second 20, its nearest scrape): 8 of 8 connections in use, 30 requests " \
+           "waiting." in text
+    assert html.count("<svg") == 4 and "No server metrics recorded" not in text
+    assert "From server_metrics.jsonl (db_client_connection_count{db_client_connection_state=used}, " \
+           "db_client_connection_max, db_client_connection_pending_requests)" in text
+    assert "at most 8 in use of 8, 30 waiting." in text  # peaks: 5 + 3 from 18 s to 31 s
+    assert result.diagnosis.most_likely == "db_pool" and "the database pool reached 8/8 in use with 12 requests " \
+        "waiting" in result.console  # at 18 s, as the chart has it
+    timeline = build_timeline(result.analysis, result.verdict)  # read again, by the shipped names: the same series
+    assert timeline.pool.in_use.tolist() == [in_use(t) + 3 for t in range(60)]
+    assert timeline.pool.waiting.tolist() == [waiting(t) for t in range(60)]
+    assert set(timeline.pool.limit.tolist()) == {8.0} and timeline.pool.t_s[20] == 20.5
+
+
+def test_names_mapped_only_by_metric_names_file_are_charted(tmp_path, capsys):
+    """A shop's own pool names, given with ``surgegate report DIR --metric-names FILE``: the rejudged report has
+    the pool chart and the pool at the breaking point, rebuilt byte for byte; without the file it has neither."""
+    path = pool_incident_client(tmp_path).write()
+    write_slo(path / "slo.yaml", CHECKOUT_504)
+    scrapes = Scrapes()
+    for t in range(60):
+        scrapes.add(t, "app", [("myshop_db_busy", "gauge", {}, in_use(t)), ("myshop_db_max", "gauge", {}, 5.0),
+                               ("myshop_db_queue", "gauge", {}, waiting(t))])
+    scrapes.write(path)
+    names = tmp_path / "names.yaml"
+    names.write_text("signals:\n  pool_in_use: [{metric: myshop_db_busy}]\n  pool_max: [{metric: myshop_db_max}]\n"
+                     "  pool_pending: [{metric: myshop_db_queue}]\n")
+    assert main(["report", str(path)]) == 1
+    assert "No server metrics recorded" in (path / "report.html").read_text()
+    assert main(["report", str(path), "--metric-names", str(names)]) == 1
+    capsys.readouterr()
+    first = (path / "rejudged" / "report.html").read_bytes()
+    text = _Page(first.decode()).text
+    assert "First breach at 20 s" in text and "No server metrics recorded" not in text
+    assert "Then the server's pool (second 20, its nearest scrape): 5 of 5 connections in use, 30 requests " \
+           "waiting." in text
+    assert "From server_metrics.jsonl (myshop_db_busy, myshop_db_max, myshop_db_queue)" in text
+    assert "at most 5 in use of 5, 30 waiting." in text and first.count(b"<svg") == 4
+    assert main(["report", str(path), "--metric-names", str(names)]) == 1
+    assert (path / "rejudged" / "report.html").read_bytes() == first
 
 
 def test_compare_html_to_an_unwritable_place_is_one_error_line(tmp_path, capsys):

@@ -1,6 +1,6 @@
 """Server-side metrics: scraped from the real stub and a real PostgreSQL, gaps instead of crashes, no secrets.
 
-The pure part (``reports.server_metrics``) runs in this process; the glue
+The pure parts (``reports.server_metrics`` and the modules it uses) run in this process; the glue
 (``locustfiles.server_scrape``) imports gevent, so it runs only inside real
 Locust processes, on a locustfile written by the test.
 """
@@ -24,10 +24,13 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter as PromCounter, Gauge, Histogram, generate_latest
 from prometheus_client import GCCollector, PlatformCollector, ProcessCollector
 
-import reports.server_metrics as sm
 from locustfiles.targets import host_allowed
 from reports.results_folder import ResultsFolder
-from reports.server_metrics import DEFAULT_KEEP, KeepList, build_scraper, load_keep_list, parse_exposition
+from reports.keep_list import DEFAULT_KEEP, KeepList, load_keep_list
+from reports.prometheus_source import PrometheusSource, parse_exposition
+from reports.redaction import redact_argv
+from reports.server_metrics import build_scraper
+from reports.server_rows import EVENTS_FILE, ROWS_FILE, ScrapeError
 from surgegate.errors import BadInput
 from surgegate.net import is_loopback
 from tests._locust import LOCUSTFILE, REPO, SHORT_PROFILE, locust_env, run_locust
@@ -137,8 +140,8 @@ def test_rows_are_one_json_line_per_sample(start_stub, tmp_path):
     with build_scraper([], default_sources=_stub_sources(stub), host_ok=is_loopback) as scraper:
         rows, _ = scraper.scrape_once(2.5)
     folder = ResultsFolder(tmp_path)
-    folder.append_lines(sm.ROWS_FILE, rows)
-    back = folder.read_lines(sm.ROWS_FILE)
+    folder.append_lines(ROWS_FILE, rows)
+    back = folder.read_lines(ROWS_FILE)
     assert back == rows
     assert {frozenset(r) for r in back} == {frozenset({"t", "source", "metric", "type", "labels", "value"})}
     bucket = next(r for r in back if r["metric"] == "shop_db_pool_wait_seconds_bucket" and r["labels"]["le"] == "+Inf")
@@ -215,7 +218,7 @@ def test_run_scrapes_every_interval_and_once_more_at_stop(start_stub, tmp_path):
     returned_after_s = time.time() - stop_at
     scraper.close()
     assert returned_after_s < scraper.stop_grace_s
-    rows = folder.read_lines(sm.ROWS_FILE)
+    rows = folder.read_lines(ROWS_FILE)
     ticks = [r["t"] for r in rows if r["source"] == "gateway" and r["metric"] == "up"]
     *regular, last = ticks  # 0, 0.2, ... 1.0 (a busy machine may skip one), and one more at stop
     assert regular[0] < 0.1 and len(regular) >= 5
@@ -223,7 +226,7 @@ def test_run_scrapes_every_interval_and_once_more_at_stop(start_stub, tmp_path):
     assert slots == sorted(set(slots)) and all(abs(t - 0.2 * n) < 0.1 for t, n in zip(regular, slots))
     assert last == pytest.approx(1.1, abs=0.15)
     dead = [r["value"] for r in rows if r["source"] == "dead" and r["metric"] == "up"]
-    gaps = folder.read_lines(sm.EVENTS_FILE)  # one per failed scrape, and no last scrape for a failing source
+    gaps = folder.read_lines(EVENTS_FILE)  # one per failed scrape, and no last scrape for a failing source
     assert len(dead) >= 5 and set(dead) == {0.0} and len(gaps) == len(dead)
     assert {(g["event"], g["source"], g["reason"]) for g in gaps} == {("scrape_gap", "dead", "connection refused")}
 
@@ -260,11 +263,12 @@ def _mixed_exposition() -> str:
 
 
 def test_the_default_keep_list_drops_unrelated_metrics():
-    """Process, GC, platform and JVM metrics are dropped; pool, HTTP and shop metrics are kept, histograms whole."""
+    """Process, GC, platform and JVM metrics are dropped; pool, HTTP and shop metrics are kept, histograms whole,
+    but for the buckets of per-endpoint request latency, which no reader reads."""
     rows = parse_exposition(_mixed_exposition(), KeepList(DEFAULT_KEEP))
     assert sorted({r["metric"] for r in rows}) == [
         "db_client_connections_usage", "hikaricp_connections_pending",
-        "http_server_request_duration_seconds_bucket", "http_server_request_duration_seconds_count",
+        "http_server_request_duration_seconds_count",
         "http_server_request_duration_seconds_sum", "shop_db_pool_checked_out_connections",
         "shop_db_pool_wait_seconds_bucket", "shop_db_pool_wait_seconds_count", "shop_db_pool_wait_seconds_sum",
         "shop_gateway_responses_total",
@@ -277,7 +281,7 @@ def test_the_default_keep_list_drops_unrelated_metrics():
 
 
 def test_a_config_file_keeps_only_what_it_names(tmp_path):
-    """A keep-list of a name and a glob keeps those; include_defaults adds the default list after them."""
+    """A keep-list of a name and a glob keeps those; include_defaults puts the default list before them."""
     path = tmp_path / "metrics.yaml"
     path.write_text("keep:\n  - jvm_memory_used_bytes\n  - process_cpu_*\n")
     keep = load_keep_list(str(path))
@@ -285,7 +289,31 @@ def test_a_config_file_keeps_only_what_it_names(tmp_path):
     assert {r["metric"] for r in parse_exposition(_mixed_exposition(), keep)} == {
         "jvm_memory_used_bytes", "process_cpu_seconds_total"}
     path.write_text("keep: [jvm_*]\ninclude_defaults: true\n")
-    assert load_keep_list(str(path)).patterns == ("jvm_*", *DEFAULT_KEEP)
+    assert load_keep_list(str(path)).patterns == (*DEFAULT_KEEP, "jvm_*")
+
+
+def test_the_last_matching_pattern_decides():
+    """'!' drops what it matches; a later pattern keeps it again, so a file can take back a bucket the defaults drop."""
+    keep = KeepList(("shop_app_*", "!shop_app_*_bucket", "shop_app_request_duration_seconds_bucket"))
+    assert keep.keeps("shop_app_request_duration_seconds", "shop_app_request_duration_seconds_bucket")
+    assert not keep.keeps("shop_app_wait_seconds", "shop_app_wait_seconds_bucket")
+    assert keep.keeps("shop_app_wait_seconds", "shop_app_wait_seconds_count")
+    assert not keep.keeps("jvm_threads", "jvm_threads")
+    assert not KeepList(("!shop_app_*", "shop_app_*x")).keeps("shop_app_y", "shop_app_y")
+    defaults = KeepList(DEFAULT_KEEP)
+    assert not defaults.keeps("shop_app_request_duration_seconds", "shop_app_request_duration_seconds_bucket")
+    assert defaults.keeps("shop_app_request_duration_seconds", "shop_app_request_duration_seconds_sum")
+    assert defaults.keeps("shop_db_pool_wait_seconds", "shop_db_pool_wait_seconds_bucket")
+
+
+def test_a_config_file_can_take_back_what_the_defaults_drop(tmp_path):
+    """include_defaults puts the defaults first, so the file's own patterns, after them, decide."""
+    path = tmp_path / "metrics.yaml"
+    path.write_text("keep: [shop_app_request_duration_seconds_bucket, '!shop_payment_*']\ninclude_defaults: true\n")
+    keep = load_keep_list(str(path))
+    assert keep.keeps("shop_app_request_duration_seconds", "shop_app_request_duration_seconds_bucket")
+    assert not keep.keeps("shop_payment_duration_seconds", "shop_payment_duration_seconds_count")
+    assert keep.keeps("shop_db_pool_waiting_requests", "shop_db_pool_waiting_requests")
 
 
 @pytest.mark.parametrize(("text", "error"), [
@@ -294,12 +322,18 @@ def test_a_config_file_keeps_only_what_it_names(tmp_path):
     ("keep:\n  - shop_*\n  - 3\n", "keep[1]: must be a metric name or glob (a string), got 3"),
     ("keep:\n  - {shop: 1}\n", "keep[0]: must be a metric name or glob (a string), got {'shop': 1}"),
     ("keep: ['shop db']\n", "keep[0]: must be letters, digits, '_', ':' and the glob characters * ? [ ] ! -, "
-                            "got 'shop db'"),
+                            "after an optional '!' (drop), got 'shop db'"),
+    ("keep: ['!']\n", "keep[0]: must be letters, digits, '_', ':' and the glob characters * ? [ ] ! -, "
+                       "after an optional '!' (drop), got '!'"),
+    ("keep: ['!jvm_*']\n", "keep: must name at least one metric to keep (or set include_defaults: true), "
+                            "got ['!jvm_*']"),
+    ("keep:\n  - jvm_*\n  - !jvm_gc_*\n", "line 3, column 5: invalid YAML, could not determine a constructor for "
+                                          "the tag '!jvm_gc_*' (a value starting with '!' must be quoted: '!name')"),
     ("keep: shop_*\n", "keep: must be a list of metric names or globs, got 'shop_*'"),
-    ("keep: []\n", "keep: must name at least one metric (or set include_defaults: true)"),
+    ("keep: []\n", "keep: must name at least one metric to keep (or set include_defaults: true), got []"),
     ("include_defaults: true\n", "keep: required key is missing"),
     ("keep: [a]\ninclude_defaults: yes please\n", "include_defaults: must be true or false, got 'yes please'"),
-    ("keep: [a]\nkeep: [b]\n", "keep: given twice"),
+    ("keep: [a]\nkeep: [b]\n", "line 2, column 1: invalid YAML, duplicate key 'keep'"),
     ("- shop_*\n", "(top level): must be a mapping with a 'keep' list, got ['shop_*']"),
     ("keep: [a\n", "line 2, column 1: invalid YAML, expected ',' or ']', but got '<stream end>'"),
 ])
@@ -383,15 +417,8 @@ def test_redact_argv_hides_the_dsn_and_url_passwords():
     """The command line as a manifest records it: --pg-dsn's value and URL passwords are ***."""
     argv = ["locust", "--pg-dsn", f"postgresql://u:{SECRET}@127.0.0.1/db", f"--pg-d=host=x password={SECRET}",
             "--metrics-url", f"app=http://u:{SECRET}@127.0.0.1:1/metrics", "--host", "http://127.0.0.1:8000"]
-    assert sm.redact_argv(argv) == ["locust", "--pg-dsn", "***", "--pg-d=***", "--metrics-url",
+    assert redact_argv(argv) == ["locust", "--pg-dsn", "***", "--pg-d=***", "--metrics-url",
                                     "app=http://u:***@127.0.0.1:1/metrics", "--host", "http://127.0.0.1:8000"]
-
-
-def test_public_surface():
-    """Everything in __all__ exists, and nothing else is public by accident."""
-    assert all(hasattr(sm, name) for name in sm.__all__)
-    public = {n for n, v in vars(sm).items() if not n.startswith("_") and getattr(v, "__module__", "") == sm.__name__}
-    assert public <= set(sm.__all__)
 
 
 # -- PostgreSQL -------------------------------------------------------------------------------------------------------
@@ -477,6 +504,7 @@ from locust import HttpUser, constant, events, task
 from locustfiles import server_scrape
 from locustfiles.adapter import StubShopAdapter
 from locustfiles.targets import normalise_hosts
+from reports.redaction import redact_argv
 from reports.results_folder import ResultsFolder
 from surgegate.errors import BadInput
 
@@ -506,7 +534,7 @@ def _init(environment, **_kw):
 def _start(environment, **_kw):
     folder, scraper = state["folder"], state["scraper"]
     folder.write_json("describe.json", {"describe": scraper.describe(),
-                                        "argv": server_scrape.redact_argv(sys.argv)})
+                                        "argv": redact_argv(sys.argv)})
     state["loop"] = server_scrape.ScrapeLoop(scraper, time.time(), folder.append_lines)
     state["gaps"] = []
     state["probe"] = gevent.spawn(_probe)
@@ -572,10 +600,10 @@ def test_inside_locust_a_hanging_database_does_not_stall_the_shoppers(start_stub
     described = folder.read_json("describe.json")["describe"]
     assert [(s["name"], s.get("url", "").replace(stub.url, "")) for s in described["sources"]] == [
         ("gateway", "/metrics"), ("app", "/metrics/app"), ("postgresql", "")]
-    rows = folder.read_lines(sm.ROWS_FILE)
+    rows = folder.read_lines(ROWS_FILE)
     up = Counter((r["source"], r["value"]) for r in rows if r["metric"] == "up")
     assert up[("gateway", 1.0)] >= 5 and up[("app", 1.0)] >= 5 and up[("postgresql", 1.0)] == 0
-    gaps = folder.read_lines(sm.EVENTS_FILE)
+    gaps = folder.read_lines(EVENTS_FILE)
     assert gaps and {(g["source"], g["reason"]) for g in gaps} == {("postgresql", "connection timeout expired")}
     products = [r["value"] for r in rows if r["metric"] == "shop_gateway_responses_total"
                 and r["labels"] == {"endpoint": "/products", "method": "GET", "status": "200"}]
@@ -597,7 +625,7 @@ def test_inside_locust_pg_activity_and_named_urls_are_recorded(start_stub, pg_ur
     def lock_the_catalogue(folder: ResultsFolder) -> None:
         deadline = time.time() + 60
         while not any(r["source"] == "postgresql" and r["value"] == 1.0 and r["metric"] == "up"
-                      for r in folder.read_lines(sm.ROWS_FILE)):
+                      for r in folder.read_lines(ROWS_FILE)):
             assert time.time() < deadline, "the scraper never reached PostgreSQL"
             time.sleep(0.1)
         with psycopg.connect(_pg_dsn(pg_url)) as conn:
@@ -613,12 +641,12 @@ def test_inside_locust_pg_activity_and_named_urls_are_recorded(start_stub, pg_ur
     written = folder.read_json("describe.json")
     assert [s["name"] for s in written["describe"]["sources"]] == ["edge", "postgresql"]
     assert written["argv"][written["argv"].index("--pg-dsn") + 1] == "***"
-    rows = folder.read_lines(sm.ROWS_FILE)
+    rows = folder.read_lines(ROWS_FILE)
     up = [(r["t"], r["value"]) for r in rows if r["source"] == "postgresql" and r["metric"] == "up"]
     assert up[0][1] == 1.0 and up[-1][1] == 1.0 and sum(1 for _, v in up if v == 0.0) >= 2  # failed, then recovered
     assert len([r for r in rows if r["source"] == "edge" and r["metric"] == "up" and r["value"] == 1.0]) >= 7
     assert any(r["metric"] == "pg_stat_activity_count" for r in rows)
-    gaps = folder.read_lines(sm.EVENTS_FILE)
+    gaps = folder.read_lines(EVENTS_FILE)
     assert {(g["source"], g["reason"]) for g in gaps} == {
         ("postgresql", "canceling statement due to statement timeout")}
     assert SECRET not in done.stdout + done.stderr + "".join(p.read_text() for p in folder.path.iterdir())
@@ -638,7 +666,8 @@ def test_inside_locust_a_bad_metrics_option_exits_2_before_any_request(start_stu
 @pytest.mark.skipif("server_scrape" not in LOCUSTFILE.read_text(),
                     reason="needs locustfiles/flash_sale.py and recording.py to wire locustfiles/server_scrape.py")
 def test_a_flash_sale_run_writes_server_metrics(start_stub, tmp_path):
-    """A real run of the locustfile against the stub writes gateway and app rows from t = 0 to the end."""
+    """A real run of the locustfile against the stub writes gateway and app rows from t = 0 to the end; of the
+    per-endpoint request latency, _sum and _count but no buckets (the pool's wait keeps its buckets)."""
     stub = start_stub("incident")
     run = run_locust("--headless", "--profile", str(SHORT_PROFILE), "--host", stub.url,
                      "--results-dir", str(tmp_path), "--run-id", "sm", "--stop-timeout", "20")
@@ -646,19 +675,22 @@ def test_a_flash_sale_run_writes_server_metrics(start_stub, tmp_path):
     folder = ResultsFolder(tmp_path / "sm")
     manifest = folder.read_json("manifest.json")
     assert [s["name"] for s in manifest["server_metrics"]["sources"]] == ["gateway", "app"]
-    rows = folder.read_lines(sm.ROWS_FILE)
+    rows = folder.read_lines(ROWS_FILE)
     ticks = sorted({r["t"] for r in rows if r["source"] == "gateway" and r["metric"] == "up"})
     assert ticks[0] < 0.5 and ticks[-1] > manifest["profile"]["total_s"] - 2
     final = _series([r for r in rows if r["t"] == ticks[-1]], "gateway", "shop_gateway_responses_total")
     seen = stub.scrape_gateway()["shop_gateway_responses_total"]
     shop = {k: v for k, v in seen.items() if dict(k)["endpoint"] != "/metrics"}
     assert {k: v for k, v in final.items() if dict(k)["endpoint"] != "/metrics"} == shop
+    names = {r["metric"] for r in rows}
+    assert {"shop_app_request_duration_seconds_count", "shop_app_request_duration_seconds_sum",
+            "shop_gateway_request_duration_seconds_count", "shop_db_pool_wait_seconds_bucket",
+            "shop_payment_duration_seconds_bucket"} <= names
+    assert not names & {"shop_app_request_duration_seconds_bucket", "shop_gateway_request_duration_seconds_bucket"}
 
 
 def test_a_server_dripping_its_body_cannot_hold_a_scrape_past_its_timeout():
     """One byte every 0.3 s: the scrape gives up at its deadline (0.8 s), long before the body ends (12 s)."""
-    from reports.server_metrics import _PrometheusSource
-
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen()
@@ -680,9 +712,9 @@ def test_a_server_dripping_its_body_cannot_hold_a_scrape_past_its_timeout():
 
     thread = threading.Thread(target=drip, daemon=True)
     thread.start()
-    source = _PrometheusSource("drip", f"http://127.0.0.1:{server.getsockname()[1]}/metrics", 0.8)
-    with pytest.raises(sm.ScrapeError, match=r"^timed out after 0.8 s$"):
-        source.collect(sm.KeepList(sm.DEFAULT_KEEP))
+    source = PrometheusSource("drip", f"http://127.0.0.1:{server.getsockname()[1]}/metrics", 0.8)
+    with pytest.raises(ScrapeError, match=r"^timed out after 0.8 s$"):
+        source.collect(KeepList(DEFAULT_KEEP))
     bytes_sent_when_it_gave_up = len(sent)
     stop.set()
     thread.join(timeout=30)

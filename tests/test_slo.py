@@ -167,8 +167,9 @@ def test_star_is_every_request():
      "got '5 min'"),
     ({"objectives": []}, "slo.yaml: objectives: must list at least one objective, got []"),
     ("", "slo.yaml: (top level): the file is empty; an SLO file needs at least one objective"),
-    ("objectives: [", "slo.yaml: not valid YAML at line 1, column 14: expected the node content, but found "
+    ("objectives: [", "slo.yaml: line 1, column 14: invalid YAML, expected the node content, but found "
                       "'<stream end>'"),
+    ("objectives: []\nobjectives: []\n", "slo.yaml: line 2, column 1: invalid YAML, duplicate key 'objectives'"),
     ("- a\n- b\n", "slo.yaml: (top level): must be a mapping, got ['a', 'b']"),
 ])
 def test_bad_slo_file_is_one_exact_line(document, message):

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
+import requests
 
 from target_stub.process import StubProcess
 from tests._shop import session
+from tests._net import free_port
 
 
 def _alive(pid: int) -> bool:
@@ -57,3 +61,63 @@ def test_app_dies_with_a_killed_stub():
     while _alive(app_pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(app_pid)
+
+
+@pytest.mark.parametrize("unbuffered", ["1", ""], ids=["unbuffered", "buffered"])
+def test_a_stub_whose_stdout_reader_is_gone_serves_and_stops_on_sigterm(unbuffered):
+    """Its stdout a pipe nobody reads any more (closed before the banner): it serves, and SIGTERM stops it with 0,
+    no traceback, its app process gone too (with stdout buffered or not: the last flush at exit must not fail)."""
+    port = free_port()
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the stub writes its banner
+    env = {**os.environ, "PYTHONUNBUFFERED": unbuffered}
+    proc = subprocess.Popen([sys.executable, "-m", "target_stub", "--preset", "incident", "--port", str(port)],
+                            stdout=write_end, stderr=subprocess.PIPE, text=True, env=env)
+    os.close(write_end)
+    try:
+        answered = None
+        deadline = time.monotonic() + 60
+        while answered is None and proc.poll() is None and time.monotonic() < deadline:
+            try:
+                answered = session().get(f"http://127.0.0.1:{port}/healthz", timeout=5).json()
+            except requests.RequestException:
+                time.sleep(0.2)
+        assert proc.poll() is None, f"the stub died (exit {proc.returncode}): {proc.stderr.read()[-2000:]}"
+        assert answered == {"status": "ok", "preset": "incident"}
+        app_pids = _children(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        assert "Traceback" not in proc.stderr.read()
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in app_pids) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(pid) for pid in app_pids)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        proc.stderr.close()
+
+
+def test_sigterm_right_after_the_banner_with_the_reader_gone_is_a_clean_stop():
+    """Read the banner, close the pipe, SIGTERM at once: exit 0 (a signal once the banner invites it is a stop,
+    not an interrupted start), with stdout buffered as it is when nobody sets PYTHONUNBUFFERED."""
+    env = {**os.environ, "PYTHONUNBUFFERED": ""}
+    proc = subprocess.Popen([sys.executable, "-m", "target_stub", "--preset", "incident", "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        banner = []
+        for line in proc.stdout:  # until the line inviting a signal (read no further: nothing follows it)
+            banner.append(line)
+            if line.startswith("Stop with"):
+                break
+        assert banner[-1] == "Stop with Ctrl-C or SIGTERM.\n", banner
+        proc.stdout.close()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        proc.stderr.close()

@@ -44,6 +44,15 @@ def test_bad_preset_file_names_file_preset_and_knob(tmp_path):
     assert str(err.value) == f"{path}: mine.pool_siez: unknown knob (did you mean 'pool_size'?)"
 
 
+def test_a_preset_given_twice_is_refused(tmp_path):
+    """A second ``mine:`` would silently replace the first: it is an error at its line, as in every YAML file."""
+    path = tmp_path / "presets.yaml"
+    path.write_text("mine:\n  pool_size: 3\nmine:\n  pool_size: 4\n")
+    with pytest.raises(BadInput) as err:
+        load_presets(path)
+    assert str(err.value) == f"{path}: line 3, column 1: invalid YAML, duplicate key 'mine'"
+
+
 @pytest.mark.parametrize(("path", "template"), [
     ("/products", "/products"), ("/products/17", "/products/{id}"), ("/products/17/", "/products/{id}"),
     ("/carts/3/items", "/carts/{id}/items"), ("/checkout", "/checkout"), ("/search", "/search"),

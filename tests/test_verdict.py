@@ -221,6 +221,24 @@ def test_an_unfinished_run_is_not_judged_ready_or_not(tmp_path, status, verdict,
     assert result.objectives[0].status == "fail"  # still judged and reported
 
 
+@pytest.mark.parametrize(("search_stop", "verdict"), [
+    ({"at_s": 41.2, "text": "c504 failed at 50 users (stage users-50, 24 req/s)", "level": "users-50", "users": 50},
+     "NOT_READY"),
+    ({"at_s": "soon", "text": "not a time"}, "READY"),  # a malformed stop is not trusted, and not a crash
+])
+def test_a_capacity_search_that_stopped_is_not_ready(tmp_path, search_stop, verdict):
+    """A search stops at a level that broke an objective, even if its scoped objectives had nothing to judge."""
+    folder = steady_checkouts(RunFolder(tmp_path / "run"), 0, 60)
+    folder.manifest_extra = {"search_stop": search_stop}
+    result = verdict_of(folder, checkout_504(bound="1%"))
+    assert result.verdict == verdict
+    played = next(check for check in result.checks if check.name == "played to the end")
+    assert played.ok
+    if verdict == "NOT_READY":
+        assert result.reasons == ("capacity search stopped at 41 s: c504 failed at 50 users (stage users-50, 24 req/s)",)
+        assert played.detail == "stopped by its capacity search at 41 s, as the profile asks"
+
+
 def test_an_unreachable_target_is_inconclusive(tmp_path):
     """When no request got an HTTP status, the test measured nothing about the shop."""
     folder = RunFolder(tmp_path / "run").steady(0, 60, "/products", 2, status=0, kind="connection_error")
