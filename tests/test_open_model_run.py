@@ -26,6 +26,7 @@ from profiles import load_profile
 from profiles.schedule import planned_per_second
 from target_stub.process import StubProcess
 from tests._locust import REPO, assert_folder_reconciled, run_locust, stub_answers
+from tests._net import free_port
 
 OPEN = REPO / "tests" / "data" / "open.yaml"
 CLOSED_TWIN = REPO / "tests" / "data" / "closed-twin.yaml"
@@ -38,6 +39,7 @@ RUNS = {
     "closed-incident": ("incident", CLOSED_TWIN, ()),
     "open-2-workers": ("fixed", OPEN, ("--processes", "2")),
 }
+"""name -> (stub preset, profile, Locust's options); --processes runs get a master port of their own (below)."""
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +50,9 @@ def runs(tmp_path_factory):
     def get(name: str) -> dict:
         if name not in _RUNS:
             preset, profile, extra = RUNS[name]
+            if "--processes" in extra:  # not Locust's default 5557: another run's workers could join this master
+                port = str(free_port())
+                extra = (*extra, "--master-bind-port", port, "--master-port", port)
             stub = StubProcess(preset).start()
             try:
                 run = run_locust("--headless", "--profile", str(profile), "--host", stub.url, "--stop-timeout", "10",
