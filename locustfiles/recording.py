@@ -242,6 +242,8 @@ class Recording:
     def _flush_every_second(self) -> None:
         while True:
             gevent.sleep(1.0)
+            if self.recorder is None:  # the scrape loop found the folder gone meanwhile (_fail_writing): said already
+                return
             try:
                 if self.ledger is not None:
                     self._check_workers()
