@@ -4,10 +4,13 @@
 
 The same requests, in the same order and with the same names, as
 ``locustfiles/journeys.py`` sends with a mix of browser 60, abandoner 20,
-buyer 20 and no pauses: the ids come from the plan ``_static_shop.capture``
-wrote (what the shop's answers list), not from parsing each answer, and no
-answer is checked beyond Locust's own status check. No recorder, no shape,
-no adapter, no scraping: what Locust alone costs. ``BareFastShopper`` is a
+buyer 20 and no pauses, written as one would in bare Locust: product and
+cart ids are read from the answers that give them (a catalogue page, a
+search, a new cart), and no answer is checked beyond Locust's own status
+check (surgegate's adapter also checks the product, the cart and the order
+id it gets back). No recorder, no shape, no adapter, no scraping: what
+Locust alone costs. The search terms come from the plan ``_static_shop.capture``
+wrote (those of surgegate's shopper data). ``BareFastShopper`` is a
 ``FastHttpUser`` (as surgegate's shopper), ``BareHttpShopper`` an
 ``HttpUser`` (requests), for context.
 """
@@ -24,7 +27,6 @@ from locust import FastHttpUser, HttpUser, constant
 _PLAN = json.loads(open(os.environ["SURGEGATE_BENCH_PLAN"]).read())
 _PAGES = {int(k): v for k, v in _PLAN["pages"].items()}
 _TERMS = _PLAN["terms"]
-_SEARCH = _PLAN["search"]
 _ORDER = {"customer": {"name": "Ada Lovelace", "email": "ada@example.com", "address": "12 Analytical Row"},
           "payment": {"card_token": "tok_visa"}}
 _JOURNEYS = ("browser", "abandoner", "buyer")
@@ -39,8 +41,7 @@ class _Shopper:
 
     def _browse(self) -> list[int]:
         page = self.rng.randint(1, len(_PAGES))
-        self.client.get(f"/products?page={page}&per_page=24", name="/products")
-        return _PAGES[page]
+        return [p["id"] for p in self.client.get(f"/products?page={page}&per_page=24", name="/products").json()["items"]]
 
     def _fill_cart(self):
         product = self.rng.choice(self._browse())
@@ -55,8 +56,8 @@ class _Shopper:
         if journey == "browser":
             ids = self._browse()
             term = self.rng.choice(_TERMS)
-            self.client.get(f"/search?q={quote(term)}&per_page=24", name="/search")
-            found = _SEARCH[term] or ids
+            found = [p["id"] for p in self.client.get(f"/search?q={quote(term)}&per_page=24",
+                                                      name="/search").json()["items"]] or ids
             for _ in range(self.rng.randint(2, 3)):
                 self.client.get(f"/products/{self.rng.choice(found)}", name="/products/[id]")
             return
