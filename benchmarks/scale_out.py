@@ -50,7 +50,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import (  # noqa: E402
-    EXIT_INCONCLUSIVE, EXIT_MET, REPO, locust_env, median_spread, print_header, ratio_line, require_tools,
+    EXIT_INCONCLUSIVE, EXIT_MET, REPO, free_port, locust_env, median_spread, print_header, ratio_line, require_tools,
     stop_process, tree_cpu_s)
 from benchmarks._static_shop import StaticShop, capture  # noqa: E402
 from benchmarks.generator_efficiency import profile_yaml  # noqa: E402
@@ -114,8 +114,9 @@ def measure(side: str, s: Settings, shop: StaticShop, work: Path, round_no: int)
            str(work / "profile.yaml"), "--host", shop.url, "--results-dir", str(results),
            "--run-id", f"scale-out-{side}-{round_no}", "--stop-timeout", "2", "--loglevel", "WARNING",
            "--only-summary"]
-    if side == "two":
-        cmd += ["--processes", "2"]
+    if side == "two":  # on a free port: Locust's default 5557 may be taken by another run on the machine
+        port = str(free_port())
+        cmd += ["--processes", "2", "--master-bind-port", port, "--master-port", port]
     log = open(work / f"{side}-{round_no}.log", "w")
     proc = subprocess.Popen(cmd, cwd=REPO, env=locust_env(), stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
@@ -133,25 +134,31 @@ def measure(side: str, s: Settings, shop: StaticShop, work: Path, round_no: int)
         log.close()
 
 
-def explain(med: dict[str, dict[str, float]], ratio: float) -> None:
-    """Why the ratio is what it is, in the figures just measured."""
+def explain(results: dict[str, list[dict]], ratio: float) -> None:
+    """Why the ratio is what it is, in the figures just measured (medians of the rounds)."""
     cores = os.cpu_count() or 1
-    one, two = med["one"], med["two"]
-    print(f"why: {cores} cores = {cores * 100}% of CPU for everything on the machine.")
-    print(f"why: one process: Locust is one Python process on one core at a time: it used "
-          f"{one['generator_cpu_percent']:.0f}% of a core for {one['rps']:.0f} req/s "
-          f"({one['rps'] / max(one['generator_cpu_percent'], 1) * 100:.0f} req/s per core-second).")
-    per_core_two = two["rps"] / max(two["workers_cpu_percent"], 1) * 100
-    print(f"why: --processes 2: the two workers used {two['workers_cpu_percent']:.0f}% together "
-          f"({per_core_two:.0f} req/s per core-second), the master {two['master_cpu_percent']:.0f}% "
-          f"(merging the workers' windows, writing the folder), nginx {two['target_cpu_percent']:.0f}% "
-          f"(it serves {two['rps'] / max(two['target_cpu_percent'], 1) * 100:.0f} req/s per core-second), "
-          f"and other work on this shared machine {max(two['other_cpu_percent'], 0):.0f}%.")
-    room = cores * 100 - two["target_cpu_percent"] - two["master_cpu_percent"] - max(two["other_cpu_percent"], 0)
-    print(f"why: so the workers could have at most ~{room:.0f}% of {cores * 100}%: a ceiling of "
-          f"~{room / max(one['generator_cpu_percent'], 1):.2f}x one process's CPU; measured {ratio:.2f}x. "
-          "Doubling needs a core per worker that nothing else uses: put the shop (here nginx) on other "
-          "machines, or add machines with workers (docs/scale-out.md).")
+
+    def med(side: str, key: str) -> float:
+        return median_spread([m[key] for m in results[side]])[0]
+
+    cpu_ratio = median_spread([b["generator_cpu_percent"] / a["generator_cpu_percent"]
+                               for a, b in zip(results["one"], results["two"], strict=True)])[0]
+    per_cpu = {side: median_spread([m["rps"] / m["generator_cpu_percent"] * 100 for m in results[side]])[0]
+               for side in SIDES}
+    print(f"why: one Locust process runs on one core at a time; with --processes 2 the two workers can use two, "
+          f"but share the machine's {cores * 100}% with the master, the shop and everything else running.")
+    print(f"why: req/s per generator CPU-second: one process {per_cpu['one']:.0f}, --processes 2 "
+          f"{per_cpu['two']:.0f} (the master, forwarding reports and writing the folder, used "
+          f"{med('two', 'master_cpu_percent'):.0f}%): the work per request does not change, so the rate follows the "
+          f"CPU the generator gets: {cpu_ratio:.2f}x as much with two processes, {ratio:.2f}x the requests.")
+    room = cores * 100 - med("two", "target_cpu_percent") - med("two", "master_cpu_percent")
+    print(f"why: on a quiet machine the workers could get ~{room:.0f}% ({cores * 100}% less nginx's "
+          f"{med('two', 'target_cpu_percent'):.0f}% and the master's): at most ~{room / 100:.1f}x one process; here "
+          f"other work took {max(med('two', 'other_cpu_percent'), 0):.0f}% (machine busy "
+          f"{med('two', 'machine_cpu_percent'):.0f}%), so the generator got {med('two', 'generator_cpu_percent'):.0f}% "
+          f"with two processes against {med('one', 'generator_cpu_percent'):.0f}% with one.")
+    print("why: to double, give each worker a core nothing else uses: the shop on other machines, "
+          "or more machines with workers (docs/scale-out.md).")
 
 
 def run(s: Settings, work: Path) -> int:
@@ -177,7 +184,6 @@ def run(s: Settings, work: Path) -> int:
                       f"{m['target_cpu_percent']:.0f}%, whole machine {m['machine_cpu_percent']:.0f}%", flush=True)
     keys = ("rps", "generator_cpu_percent", "master_cpu_percent", "workers_cpu_percent", "target_cpu_percent",
             "machine_cpu_percent", "other_cpu_percent")
-    med = {side: {k: median_spread([m[k] for m in results[side]])[0] for k in keys} for side in SIDES}
     for side in SIDES:
         for k in keys:
             if side == "one" and k in ("master_cpu_percent", "workers_cpu_percent"):
@@ -186,7 +192,7 @@ def run(s: Settings, work: Path) -> int:
     ratios = [b["rps"] / a["rps"] for a, b in zip(results["one"], results["two"], strict=True)]
     print(ratio_line("ratio_two_to_one", ratios))
     print(f"cpu_cores: {os.cpu_count()}")
-    explain(med, median_spread(ratios)[0])
+    explain(results, median_spread(ratios)[0])
     return EXIT_MET
 
 

@@ -74,7 +74,8 @@ def test_generator_efficiency_smoke_measures_every_side_and_records_every_journe
     steps = {(row["method"], row["name"]) for row in totals}
     assert steps == {("GET", "/products"), ("GET", "/search"), ("GET", "/products/[id]"), ("POST", "/carts"),
                      ("POST", "/carts/[id]/items"), ("GET", "/carts/[id]"), ("POST", "/checkout")}
-    assert {row["kind"] for row in totals} == {"ok"}, totals
+    # every answer passed the adapter's checks; a request in flight when the run was stopped is "cancelled"
+    assert {row["kind"] for row in totals} <= {"ok", "cancelled"}, totals
 
 
 def test_percentile_accuracy_smoke_compares_the_histograms_with_the_raw_samples(tmp_path):
@@ -84,8 +85,8 @@ def test_percentile_accuracy_smoke_compares_the_histograms_with_the_raw_samples(
     assert done.returncode in (0, 1), done.stdout + done.stderr  # 1: the target missed, which is a finding
     folder = tmp_path / "percentile-accuracy-0"
     analysis = json.loads((folder / "analysis.json").read_text())
-    assert int(figures["requests_compared"]) == analysis["overall"]["run"]["requests"] - int(
-        figures["requests_untimed"]) > 0
+    run = analysis["overall"]["run"]  # its requests leave out cancelled ones; refused ones were never timed
+    assert int(figures["requests_compared"]) == run["requests"] - run["failures_by_kind"].get("refused_target", 0) > 0
     for name in ("p50", "p95", "p99", "p99_9"):
         assert float(figures[f"overall_{name}_surgegate_ms"]) == analysis["overall"]["run"]["latency_ms"][
             name.replace("_", ".")]
