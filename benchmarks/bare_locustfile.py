@@ -15,7 +15,7 @@ wrote (those of surgegate's shopper data). ``BareFastShopper`` is a
 ``HttpUser`` (requests), for context.
 """
 
-import locust  # noqa: I001  (first, so that gevent patches early)
+import locust  # noqa: F401, I001  (first, so that gevent patches early)
 
 import json
 import os

@@ -58,7 +58,6 @@ from benchmarks._common import (  # noqa: E402
     tool_path, tree_cpu_s)
 from target_stub.burst import prepare_carts  # noqa: E402
 from target_stub.process import StubProcess  # noqa: E402
-from target_stub.scrape import scrape  # noqa: E402
 
 TARGET_RATIO = 10.0
 PAGES = 20
