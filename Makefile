@@ -24,9 +24,13 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 # Benchmarks (never part of `make test`; each has a --smoke mode that the tests run).
+# About 30 minutes on a 2-core machine; each script takes --rounds and --duration.
+# nginx and wrk come from apt: apt-get install -y nginx wrk
+BENCHMARKS := generator_efficiency percentile_accuracy open_model stub_ratio scale_out analysis_cost recorder_memory
 bench: $(STAMP)
-	$(BIN)/python benchmarks/recorder_memory.py
-	$(BIN)/python benchmarks/open_model.py
+	@status=0; for b in $(BENCHMARKS); do \
+		echo "== benchmarks/$$b.py"; $(BIN)/python benchmarks/$$b.py || status=1; \
+	done; exit $$status
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -75,6 +75,7 @@ class Analysis:
 
     def __init__(self, data: RunData) -> None:
         self.data = data
+        self._latency_by_group: dict[bytes, tuple[np.ndarray, ...]] = {}
         rows = data.rows
         shape = (len(data.endpoints), data.window_count)
         kind = rows["kind"]
@@ -171,10 +172,24 @@ class Analysis:
         return total
 
     def _latency(self, group: np.ndarray, first: int = 0, stop: int | None = None):
-        latency = self.data.latency
+        """The group's latency entries (second, endpoint, bucket, count) in seconds ``[first, stop)``.
+
+        The group's entries are picked out once and sorted by second, so that a range is two binary
+        searches: capacity and sliding objectives ask for many ranges of the same groups, and picking
+        them out of every entry each time made ``surgegate report`` grow faster than the run
+        (a one-hour folder: 70 s; issue 10, ``benchmarks/analysis_cost.py``).
+        """
+        key = group.tobytes()
+        entries = self._latency_by_group.get(key)
+        if entries is None:
+            latency = self.data.latency
+            keep = np.isin(latency["endpoint"], group)
+            order = np.argsort(latency["second"][keep], kind="stable")
+            entries = self._latency_by_group[key] = tuple(
+                latency[column][keep][order] for column in ("second", "endpoint", "bucket", "count"))
         stop = self.window_count if stop is None else stop
-        keep = np.isin(latency["endpoint"], group) & (latency["second"] >= first) & (latency["second"] < stop)
-        return latency["second"][keep], latency["endpoint"][keep], latency["bucket"][keep], latency["count"][keep]
+        low, high = np.searchsorted(entries[0], [first, stop], side="left")
+        return tuple(column[low:high] for column in entries)
 
     @property
     def latency_corrected(self) -> bool:
@@ -241,7 +256,9 @@ class Analysis:
     def sliding_percentile_us(self, group: np.ndarray, percentile: float, starts: np.ndarray,
                               length: int) -> np.ndarray:
         """The group's percentile in each window ``[start, start + length)`` (-1 where nothing was timed)."""
-        seconds, _, buckets, counts = self._latency(group)
+        if not len(starts):
+            return np.full(0, -1, dtype=np.int64)
+        seconds, _, buckets, counts = self._latency(group, int(np.min(starts)), int(np.max(starts)) + length)
         return sliding_percentile_us(seconds, buckets, counts, starts, length, percentile)
 
     # -- findings ------------------------------------------------------------------------------------

@@ -35,7 +35,9 @@ one row for the same window and key, and readers add them up.
 
 from __future__ import annotations
 
+import ctypes
 import math
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -56,6 +58,23 @@ Key = tuple[str, str, int, str]
 def new_histogram() -> HdrHistogram:
     """An empty histogram with surgegate's range and precision."""
     return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+
+
+def _clear(histogram: HdrHistogram) -> None:
+    """``HdrHistogram.reset``, without its Python loop over the 23,552 counters.
+
+    hdrh's ``reset`` zeroes the counters one by one, about 1 ms a histogram:
+    with a dozen keys closed every second it was 1.7% of a zero-think run's
+    CPU on the load generator (py-spy, issue 10). The counters are one ctypes
+    array: one ``memset`` clears them.
+    """
+    counts = histogram.counts
+    ctypes.memset(ctypes.addressof(counts), 0, ctypes.sizeof(counts))
+    histogram.total_count = 0
+    histogram.min_value = sys.maxsize
+    histogram.max_value = 0
+    histogram.start_time_stamp_msec = sys.maxsize
+    histogram.end_time_stamp_msec = 0
 
 
 @dataclass
@@ -172,9 +191,9 @@ class WindowedRecorder:
                 if total.due_histogram is None:
                     total.due_histogram = new_histogram()
                 total.due_histogram.add(due)
-                due.reset()
+                _clear(due)
                 self._spare.append(due)
-            cell.histogram.reset()
+            _clear(cell.histogram)
             self._spare.append(cell.histogram)
 
     @property

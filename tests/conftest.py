@@ -35,8 +35,8 @@ def pytest_collection_modifyitems(items) -> None:
 
 @pytest.fixture(scope="session")
 def surge_runs(tmp_path_factory) -> Callable:
-    """``surge_runs(preset)``: the 28 s surge against the stub, run once per session (``tests._surge_runs``)."""
-    from tests._surge_runs import surge_run
+    """``surge_runs(preset)``: the 28 s surge against the stub, run once per session (``tests._stub_runs``)."""
+    from tests._stub_runs import surge_run
 
     root = tmp_path_factory.mktemp("surge-runs")
     return lambda preset: surge_run(root, preset)

@@ -416,10 +416,9 @@ def test_a_missing_name_file_is_one_line(tmp_path):
     assert shipped_metric_names_path().is_file()
 
 
-def test_surgegate_report_takes_metric_names(tmp_path, capsys):
-    """``surgegate report DIR --metric-names FILE`` reads the shop's own names; a missing file is one Error line."""
-    from surgegate.cli import main
-
+def own_names_incident(tmp_path: Path) -> tuple[Path, Path]:
+    """The pool incident with the pool under a shop's own names (``myshop_db_*``), and the ``--metric-names``
+    file mapping them: (folder, names file)."""
     path = pool_incident_client(tmp_path).write()
     (path / "slo.yaml").write_text(yaml.safe_dump({"objectives": [CHECKOUT_504]}))
     scrapes = Scrapes()
@@ -430,6 +429,14 @@ def test_surgegate_report_takes_metric_names(tmp_path, capsys):
     names = tmp_path / "names.yaml"
     names.write_text("signals:\n  pool_in_use: [{metric: myshop_db_busy}]\n  pool_max: [{metric: myshop_db_max}]\n"
                      "  pool_pending: [{metric: myshop_db_queue}]\n")
+    return path, names
+
+
+def test_surgegate_report_takes_metric_names(tmp_path, capsys):
+    """``surgegate report DIR --metric-names FILE`` reads the shop's own names; a missing file is one Error line."""
+    from surgegate.cli import main
+
+    path, names = own_names_incident(tmp_path)
     assert main(["report", str(path), "--metric-names", str(names)]) == 1
     out = capsys.readouterr().out
     assert "  why: most likely database connection pool exhaustion (medium confidence)" in out

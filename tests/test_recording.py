@@ -273,6 +273,20 @@ def test_torn_sample_chunk_keeps_the_complete_ones(tmp_path):
                      "from_due_us": None}]
 
 
+def test_a_reused_histogram_starts_empty():
+    """A window's histogram, cleared and reused for the next window, holds only the next window's requests."""
+    recorder = WindowedRecorder(started_at_s=0.0)
+    recorder.record(RequestRecord(0.0, "/p", "GET", 200, "ok", 300_000, 1))
+    (first,) = recorder.flush(1.0)
+    recorder.record(RequestRecord(1.0, "/p", "GET", 200, "ok", 1_000, 1))
+    (second,) = recorder.flush(2.0)
+    reused = HdrHistogram.decode(second.histogram)
+    assert (reused.get_total_count(), reused.get_min_value(), reused.get_max_value()) == (1, 1_000, 1_000)
+    assert HdrHistogram.decode(first.histogram).get_value_at_percentile(100) == pytest.approx(300_000, rel=1e-3)
+    (total,) = recorder.totals.values()
+    assert total.histogram.get_total_count() == 2
+
+
 def test_recorder_memory_does_not_grow_with_requests():
     """80,000 more requests over 80 more windows leave the recorder's memory where it was: nothing kept per request."""
     import tracemalloc

@@ -30,7 +30,7 @@ from surgegate.cli import main
 from tests._chromium import Chromium, find_chromium
 from tests._locust import REPO
 from tests.test_analysis import RunFolder
-from tests.test_diagnosis import CHECKOUT_504, Scrapes, in_use, pool_incident_client, waiting
+from tests.test_diagnosis import CHECKOUT_504, Scrapes, in_use, own_names_incident, pool_incident_client, waiting
 from tests.test_gate_outputs import hostile_run, write_slo
 
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -438,16 +438,7 @@ def test_opentelemetry_pool_gauges_are_charted_with_the_pool_then(tmp_path):
 def test_names_mapped_only_by_metric_names_file_are_charted(tmp_path, capsys):
     """A shop's own pool names, given with ``surgegate report DIR --metric-names FILE``: the rejudged report has
     the pool chart and the pool at the breaking point, rebuilt byte for byte; without the file it has neither."""
-    path = pool_incident_client(tmp_path).write()
-    write_slo(path / "slo.yaml", CHECKOUT_504)
-    scrapes = Scrapes()
-    for t in range(60):
-        scrapes.add(t, "app", [("myshop_db_busy", "gauge", {}, in_use(t)), ("myshop_db_max", "gauge", {}, 5.0),
-                               ("myshop_db_queue", "gauge", {}, waiting(t))])
-    scrapes.write(path)
-    names = tmp_path / "names.yaml"
-    names.write_text("signals:\n  pool_in_use: [{metric: myshop_db_busy}]\n  pool_max: [{metric: myshop_db_max}]\n"
-                     "  pool_pending: [{metric: myshop_db_queue}]\n")
+    path, names = own_names_incident(tmp_path)
     assert main(["report", str(path)]) == 1
     assert "No server metrics recorded" in (path / "report.html").read_text()
     assert main(["report", str(path), "--metric-names", str(names)]) == 1
