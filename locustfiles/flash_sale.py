@@ -9,6 +9,8 @@ Options added to Locust's:
                            replaces Locust's own free-text --profile label
     --time-scale X         replay seconds per real second, (0, 1]; default: the profile's
     --peak-multiplier X    every stage's users x X ("can we take 3x July 15?"); default 1
+                           (open profiles: every arrival rate x X)
+    --max-in-flight N      open profiles: the pool of in-flight shoppers; default: the profile's
     --adapter NAME         the target adapter: stub (default), example, or module:Class
     --allow-target HOST    allow load to a non-loopback host (repeatable); by default only loopback
 
@@ -75,7 +77,10 @@ def _add_options(parser, **_kwargs) -> None:
     parser.set_defaults(profile=None)  # Locust's label, still read by Locust
     parser.add_argument("--time-scale", type=str, default="", help="the fraction of real time the replay takes, "
                         "(0, 1]: 0.1 = ten times faster; empty = the profile's")
-    parser.add_argument("--peak-multiplier", type=str, default="1", help="multiply every stage's users")
+    parser.add_argument("--peak-multiplier", type=str, default="1",
+                        help="multiply every stage's users (open profiles: arrival rates)")
+    parser.add_argument("--max-in-flight", type=str, default="", help="open profiles: the pool of shoppers in "
+                        "flight (arrivals finding it full are dropped); empty = the profile's")
     parser.add_argument("--adapter", default="stub", include_in_web_ui=False,
                         help=f"target adapter: {', '.join(ADAPTERS)}, or module:Class")
     parser.add_argument("--allow-target", action="append", default=[], include_in_web_ui=False,
@@ -197,7 +202,7 @@ def _guard_web_swarm(environment) -> None:
                             "message": "a run is in progress: stop it before starting another"})
         options = environment.parsed_options
         form = request.form
-        for key in ("surge_profile", "time_scale", "peak_multiplier"):
+        for key in ("surge_profile", "time_scale", "peak_multiplier", "max_in_flight"):
             if key in form:
                 setattr(options, key, form[key])
         host = form.get("host") or environment.host

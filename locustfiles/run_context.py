@@ -120,13 +120,32 @@ def build_context(options: Any, host: str | None, *, require_host: bool = True) 
         raise BadInput(f"--time-scale: must be > 0 and <= 1 (0.1 = ten times faster than real time), got {time_scale:g}")
     if not 0 < multiplier <= 100:
         raise BadInput(f"--peak-multiplier: must be > 0 and <= 100, got {multiplier:g}")
+    max_in_flight = _whole(options, "max_in_flight")
     try:
-        profile = load_profile(profile_arg, time_scale=time_scale, peak_multiplier=multiplier)
+        profile = load_profile(profile_arg, time_scale=time_scale, peak_multiplier=multiplier,
+                               max_in_flight=max_in_flight)
     except BadInput as exc:
+        if max_in_flight is not None and "max_in_flight override" in str(exc):
+            raise BadInput(f"--max-in-flight: only for open profiles (stages with arrival_rate); "
+                           f"profile {profile_arg!r} gives users") from None
         message = str(exc)
         raise BadInput(message if message.startswith(("profiles/", profile_arg)) else f"--profile: {message}") from None
     adapter = load_adapter(getattr(options, "adapter", None) or "stub", allowed)
     return RunContext(profile=profile, adapter=adapter, data=ShopperData.generate(), host=target)
+
+
+def _whole(options: Any, name: str) -> int | None:
+    """An optional whole-number option >= 1 (None when not given)."""
+    value = getattr(options, name, None)
+    if value in (None, ""):
+        return None
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise BadInput(f"--{name.replace('_', '-')}: must be a whole number >= 1, got {value!r}") from None
+    if number < 1:
+        raise BadInput(f"--{name.replace('_', '-')}: must be a whole number >= 1, got {number}")
+    return number
 
 
 def _number(options: Any, name: str, default: float | None) -> float | None:

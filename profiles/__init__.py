@@ -26,6 +26,27 @@ File schema (every key is checked; an unknown key is an error, never a default):
         mix: {browser: 90, buyer: 10}   # optional, replaces (not merges) the default
         peak: true               # optional, default false; at most one stage
 
+Open model: a stage may give ``arrival_rate`` instead of ``users`` and
+``spawn_rate``; then every stage must (a profile is all closed or all open),
+and three more top-level keys are allowed::
+
+    arrivals: poisson            # optional: poisson (default) or uniform
+    seed: 20240715               # optional whole number >= 0, default 20240715:
+                                 #   the same seed, the same arrival times
+    max_in_flight: 500           # optional whole number >= 1, default 500: the pool
+                                 #   of shoppers in flight; an arrival finding it
+                                 #   full is dropped (and counted); --max-in-flight
+                                 #   overrides it
+    stages:
+      - name: peak
+        duration: 2m
+        arrival_rate: 30         # journeys started per second, >= 0, whatever
+                                 #   the shop does; piecewise constant per stage
+
+``time_scale`` shortens the stages (the rates stay per second);
+``peak_multiplier`` multiplies the arrival rates. The ramp rule below is the
+closed model's only. ``profiles.schedule`` turns the rates into arrival times.
+
 Each stage ramps from the previous stage's users (0 before the first) toward
 its own ``users`` at ``spawn_rate``, then holds; the ramp must fit inside the
 stage (see ``profiles._build`` for why). Three stages, at time_scale 1::
@@ -61,10 +82,14 @@ from __future__ import annotations
 
 from profiles._durations import parse_duration
 from profiles._loader import load_profile, shipped_profiles
-from profiles._model import JOURNEYS, Mix, Profile, Stage, ThinkTime
+from profiles._model import DEFAULT_MAX_IN_FLIGHT, DEFAULT_SEED, JOURNEYS, Mix, Profile, Stage, ThinkTime
+from profiles._schema import ARRIVALS
 from profiles.plan import Tick, plan_at
 
 __all__ = [
+    "ARRIVALS",
+    "DEFAULT_MAX_IN_FLIGHT",
+    "DEFAULT_SEED",
     "JOURNEYS",
     "Mix",
     "Profile",

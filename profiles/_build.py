@@ -9,6 +9,9 @@ that depend on it are checked here, on that plan, in stage order:
 3. every stage lasts >= 1 replay second, since Locust polls ``tick()`` once a second;
 4. the ramp rule: a stage must last at least as long as its own ramp,
    ``|users - previous users| / spawn_rate`` (0 users before the first stage).
+   Closed profiles only: an open profile's pool of ``max_in_flight`` shoppers is
+   started at once, and its rates change at the stage boundaries exactly;
+5. some stage has load: a user (closed) or an arrival rate > 0 (open).
 
 Why rule 4: Locust's ``Runner.shape_worker`` calls ``start()``, which blocks
 until the ramp is done, and only then polls ``tick()`` again. A stage shorter
@@ -31,7 +34,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from profiles._model import Profile, Stage
+from profiles._model import DEFAULT_MAX_IN_FLIGHT, DEFAULT_SEED, Profile, Stage
 from profiles._schema import Fields, RawStage
 
 __all__ = ["build_profile"]
@@ -61,7 +64,8 @@ MAX_PEAK_MULTIPLIER = 100.0
 
 
 def build_profile(
-    checked: dict[str, Any], fields: Fields, *, time_scale: float | None, peak_multiplier: float
+    checked: dict[str, Any], fields: Fields, *, time_scale: float | None, peak_multiplier: float,
+    max_in_flight: int | None = None,
 ) -> Profile:
     """Apply the overrides to *checked* (from ``Fields.top``) and validate the plan.
 
@@ -69,7 +73,9 @@ def build_profile(
         checked: the document with every field already checked.
         fields: the error factory bound to the source file.
         time_scale: replaces the file's ``time_scale`` when not None.
-        peak_multiplier: factor for every stage's users (rounded half up) and spawn rate.
+        peak_multiplier: factor for every stage's users (rounded half up) and spawn rate,
+            or arrival rate (open model).
+        max_in_flight: replaces the file's ``max_in_flight`` when not None (open profiles only).
 
     Returns:
         The effective profile.
@@ -90,8 +96,16 @@ def build_profile(
         _check(stage, raw, stages, scale, fields)
         stages.append(stage)
         real_start_s += raw.real_duration_s
-    if not any(stage.users for stage in stages):
+    is_open = stages[0].arrival_rate is not None
+    if is_open and not any(stage.arrival_rate for stage in stages):
+        fields.fail("stages", "every stage has arrival_rate 0: nothing would arrive")
+    if not is_open and not any(stage.users for stage in stages):
         fields.fail("peak_multiplier", "leaves no user in any stage", scale.multiplier)
+    if max_in_flight is not None:
+        if not is_open:
+            fields.fail("max_in_flight override", "only for open profiles (stages with arrival_rate);"
+                        " this one's stages give users", max_in_flight)
+        max_in_flight = fields.integer("max_in_flight override", max_in_flight, minimum=1)
     return Profile(
         name=checked["name"],
         description=checked["description"],
@@ -101,32 +115,41 @@ def build_profile(
         mix=checked["mix"],
         think_time_s=checked["think_time_s"],
         stages=_with_a_peak(stages),
+        arrivals=checked["arrivals"],
+        seed=(DEFAULT_SEED if checked["seed"] is None else checked["seed"]) if is_open else None,
+        max_in_flight=(max_in_flight or checked["max_in_flight"] or DEFAULT_MAX_IN_FLIGHT) if is_open else None,
     )
 
 
 def _with_a_peak(stages: list[Stage]) -> tuple[Stage, ...]:
-    """The stages, one of them the peak: the one marked ``peak: true``, else the first with the most users.
+    """The stages, one of them the peak: the one marked ``peak: true``, else the first with the most users
+    (open model: the highest arrival rate).
 
     SLOs are written against "the peak"; a profile that marks none still has one.
     """
     if any(stage.peak for stage in stages):
         return tuple(stages)
-    top = max(stages, key=lambda stage: (stage.users, -stage.index))
+    top = max(stages, key=lambda stage: (stage.arrival_rate or 0.0, stage.users, -stage.index))
     return tuple(dataclasses.replace(stage, peak=True) if stage is top else stage for stage in stages)
 
 
 def _effective(index: int, raw: RawStage, real_start_s: float, scale: _Scale, checked: dict[str, Any]) -> Stage:
-    """Scale one stage; both ends come from real offsets so neighbours share a boundary exactly."""
+    """Scale one stage; both ends come from real offsets so neighbours share a boundary exactly.
+
+    An open stage keeps its arrival rate per replay second (``time_scale`` shortens the
+    stage, not the rate: a 15 s surge of 30 journeys/s is still 30/s when replayed in 3 s).
+    """
     return Stage(
         index=index,
         name=raw.name,
         start_s=real_start_s * scale.time_scale,
         end_s=(real_start_s + raw.real_duration_s) * scale.time_scale,
         real_duration_s=raw.real_duration_s,
-        users=math.floor(raw.users * scale.multiplier + 0.5),
-        spawn_rate=raw.spawn_rate * scale.multiplier,
+        users=0 if raw.users is None else math.floor(raw.users * scale.multiplier + 0.5),
+        spawn_rate=0.0 if raw.spawn_rate is None else raw.spawn_rate * scale.multiplier,
         mix=checked["mix"] if raw.mix is None else raw.mix,
         peak=raw.peak,
+        arrival_rate=None if raw.arrival_rate is None else raw.arrival_rate * scale.multiplier,
     )
 
 
@@ -149,6 +172,8 @@ def _check(stage: Stage, raw: RawStage, before: list[Stage], scale: _Scale, fiel
             f", got {stage.duration_s:.2f} s ({raw.real_duration_s:g} s real)"
             f"; {fix}",
         )
+    if stage.arrival_rate is not None:
+        return  # rule 4 is the closed model's: an open pool is started at once
     previous_users = before[-1].users if before else 0
     ramp_s = abs(stage.users - previous_users) / stage.spawn_rate
     if ramp_s > stage.duration_s + _EPSILON_S:

@@ -30,7 +30,8 @@ def shipped_profiles() -> tuple[str, ...]:
 
 
 def load_profile(
-    name_or_path: str | os.PathLike[str], *, time_scale: float | None = None, peak_multiplier: float = 1.0
+    name_or_path: str | os.PathLike[str], *, time_scale: float | None = None, peak_multiplier: float = 1.0,
+    max_in_flight: int | None = None,
 ) -> Profile:
     """Read, check and scale a profile; call it before the first user spawns.
 
@@ -41,7 +42,8 @@ def load_profile(
         time_scale: replay seconds per real second, in (0, 1]; replaces the file's.
         peak_multiplier: > 0; multiplies every stage's users (rounded half up) and
             spawn rate, so "3x July 15" is the whole curve three times higher with
-            ramps of the same length.
+            ramps of the same length; in an open profile, every arrival rate.
+        max_in_flight: open profiles only, >= 1; replaces the file's ``max_in_flight``.
 
     Returns:
         The effective profile: the ramp rule has been checked on it, after both knobs.
@@ -53,7 +55,8 @@ def load_profile(
     path, source = _resolve(name_or_path)
     fields = Fields(source)
     checked = fields.top(_read_yaml(path, source))
-    return build_profile(checked, fields, time_scale=time_scale, peak_multiplier=peak_multiplier)
+    return build_profile(checked, fields, time_scale=time_scale, peak_multiplier=peak_multiplier,
+                         max_in_flight=max_in_flight)
 
 
 def _resolve(name_or_path: str | os.PathLike[str]) -> tuple[Path, str]:

@@ -18,10 +18,22 @@ import bisect
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-__all__ = ["JOURNEYS", "Mix", "ThinkTime", "Stage", "Profile"]
+__all__ = ["JOURNEYS", "Mix", "ThinkTime", "Stage", "Profile", "DEFAULT_SEED", "DEFAULT_MAX_IN_FLIGHT"]
 
 JOURNEYS: tuple[str, ...] = ("browser", "abandoner", "buyer", "sniper")
 """The shopper journeys a mix may weigh; the locustfile defines one user class each."""
+
+DEFAULT_SEED = 20240715
+"""The arrival schedule's seed when an open profile sets none: the same file gives the same arrivals every run."""
+
+DEFAULT_MAX_IN_FLIGHT = 500
+"""In-flight shoppers of an open profile that sets no ``max_in_flight`` (and no ``--max-in-flight``).
+
+By Little's law in-flight = arrival rate x journey time: 500 holds 50 journeys/s
+of 10 s each (july15's journeys take about that with 1-5 s pauses), or 25/s
+when the shop doubles their time. More arrivals than that are dropped, and
+counted as dropped.
+"""
 
 
 @dataclass(frozen=True)
@@ -66,7 +78,8 @@ class ThinkTime:
 
 @dataclass(frozen=True)
 class Stage:
-    """One stage of a profile: ramp toward ``users`` at ``spawn_rate``, then hold.
+    """One stage of a profile: ramp toward ``users`` at ``spawn_rate``, then hold (closed model),
+    or start ``arrival_rate`` journeys a second whatever the shop does (open model).
 
     Attributes:
         index: position in the file's ``stages`` list, 0-based (as ``stages[i]`` in errors).
@@ -74,11 +87,12 @@ class Stage:
         start_s: replay seconds from the start of the run at which the stage begins.
         end_s: replay seconds at which the next stage (or the end) begins.
         real_duration_s: the duration as written in the file, before ``time_scale``.
-        users: target concurrent users, after ``peak_multiplier``.
-        spawn_rate: users started or stopped per second on the way, after ``peak_multiplier``.
+        users: target concurrent users, after ``peak_multiplier``; 0 in an open stage.
+        spawn_rate: users started or stopped per second on the way, after ``peak_multiplier``; 0 in an open stage.
+        arrival_rate: journeys started per second, after ``peak_multiplier``; None in a closed stage.
         mix: the stage's own mix, or the profile's when the stage sets none.
         peak: whether this is the stage SLOs call "the peak": the one marked ``peak: true``,
-            else the first with the most users (exactly one is).
+            else the first with the most users (open: the highest arrival rate); exactly one is.
     """
 
     index: int
@@ -90,6 +104,7 @@ class Stage:
     spawn_rate: float
     mix: Mix
     peak: bool = False
+    arrival_rate: float | None = None
 
     @property
     def duration_s(self) -> float:
@@ -110,6 +125,10 @@ class Profile:
         mix: the profile's default journey mix.
         think_time_s: default think time, or None to let the locustfile decide.
         stages: at least one, back to back from 0 s.
+        arrivals: open model only: ``poisson`` or ``uniform`` (see ``profiles.schedule``); None when closed.
+        seed: open model only: the arrival schedule's seed (the file's, else ``DEFAULT_SEED``); None when closed.
+        max_in_flight: open model only: the pool of in-flight shoppers (``--max-in-flight``, else the file's,
+            else ``DEFAULT_MAX_IN_FLIGHT``); None when closed.
     """
 
     name: str
@@ -120,6 +139,19 @@ class Profile:
     mix: Mix
     think_time_s: ThinkTime | None
     stages: tuple[Stage, ...]
+    arrivals: str | None = None
+    seed: int | None = None
+    max_in_flight: int | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the stages give arrival rates (open model) rather than users (closed model)."""
+        return self.stages[0].arrival_rate is not None
+
+    @property
+    def model(self) -> str:
+        """``open`` or ``closed``, as the manifest and reports write it."""
+        return "open" if self.is_open else "closed"
 
     @property
     def total_s(self) -> float:
@@ -133,8 +165,15 @@ class Profile:
 
     @property
     def peak_users(self) -> int:
-        """Most users any stage asks for: what the load generator must be sized for."""
+        """Most users any stage asks for (open: the in-flight pool): what the load generator must be sized for."""
+        if self.is_open:
+            return int(self.max_in_flight or 0)
         return max(stage.users for stage in self.stages)
+
+    @property
+    def planned_arrivals(self) -> float:
+        """Journeys the open schedule starts in all: the integral of the arrival rate (0 when closed)."""
+        return sum((stage.arrival_rate or 0.0) * stage.duration_s for stage in self.stages)
 
     @property
     def peak_stage(self) -> Stage | None:

@@ -10,6 +10,12 @@ checked first, because a typo (``uesrs``) better explains a missing key than
 
 Field rules live here; the rules that need the whole effective plan (the
 ramp rule, one peak, unique names) live in ``profiles._build``.
+
+A profile is *closed* (every stage gives ``users`` and ``spawn_rate``) or
+*open* (every stage gives ``arrival_rate``); a stage of the other kind is an
+error at its first field that gives it away (``stages[3].arrival_rate: ...``),
+and so are the open-only top-level keys (``arrivals``, ``seed``,
+``max_in_flight``) in a closed profile.
 """
 
 from __future__ import annotations
@@ -25,10 +31,17 @@ from profiles._durations import parse_duration
 from profiles._model import JOURNEYS, Mix, ThinkTime
 from surgegate.errors import BadInput
 
-__all__ = ["RawStage", "Fields", "show"]
+__all__ = ["RawStage", "Fields", "show", "ARRIVALS", "MAX_ARRIVAL_RATE"]
 
-_TOP_KEYS = ("name", "description", "time_scale", "mix", "think_time_s", "stages")
-_STAGE_KEYS = ("name", "duration", "users", "spawn_rate", "mix", "peak")
+_TOP_KEYS = ("name", "description", "time_scale", "mix", "think_time_s", "arrivals", "seed", "max_in_flight",
+             "stages")
+_OPEN_TOP_KEYS = ("arrivals", "seed", "max_in_flight")
+_STAGE_KEYS = ("name", "duration", "users", "spawn_rate", "arrival_rate", "mix", "peak")
+_CLOSED_STAGE_KEYS = ("users", "spawn_rate")
+ARRIVALS = ("poisson", "uniform")
+"""How an open profile's arrivals are spread inside a stage (see ``profiles.schedule``)."""
+MAX_ARRIVAL_RATE = 100_000.0
+"""Journeys per second a file may ask of one stage: far beyond one load generator, so 1e9 is a typo, not a test."""
 _THINK_KEYS = ("min", "max")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
@@ -53,10 +66,19 @@ class RawStage:
 
     name: str
     real_duration_s: float
-    users: int
-    spawn_rate: float
+    users: int | None
+    """None in an open stage."""
+    spawn_rate: float | None
+    """None in an open stage."""
+    arrival_rate: float | None
+    """Journeys started per second; None in a closed stage."""
     mix: Mix | None
     peak: bool
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the stage gives an arrival rate rather than users."""
+        return self.arrival_rate is not None
 
 
 class Fields:
@@ -144,17 +166,57 @@ class Fields:
         return float(value)
 
     def stage(self, field: str, value: object) -> RawStage:
-        """One entry of ``stages``."""
-        fields = self.mapping(field, value, _STAGE_KEYS, ("name", "duration", "users", "spawn_rate"))
+        """One entry of ``stages``: closed (``users``, ``spawn_rate``) or open (``arrival_rate``)."""
+        is_open = isinstance(value, Mapping) and "arrival_rate" in value
+        required = ("name", "duration", "arrival_rate") if is_open else ("name", "duration", *_CLOSED_STAGE_KEYS)
+        fields = self.mapping(field, value, _STAGE_KEYS, required)
+        if is_open:
+            for key in _CLOSED_STAGE_KEYS:
+                if key in fields:
+                    self.fail(_join(field, key), "a stage gives arrival_rate (open model) or users and spawn_rate"
+                              " (closed model), not both", fields[key])
         name = self.name(_join(field, "name"), fields["name"])
         real_duration_s = self.duration(_join(field, "duration"), fields["duration"])
-        users = self.integer(_join(field, "users"), fields["users"], minimum=0)
-        spawn_rate = self.positive(_join(field, "spawn_rate"), fields["spawn_rate"])
+        users = spawn_rate = arrival_rate = None
+        if is_open:
+            arrival_rate = self.non_negative(_join(field, "arrival_rate"), fields["arrival_rate"])
+            if arrival_rate > MAX_ARRIVAL_RATE:
+                self.fail(_join(field, "arrival_rate"), f"must be <= {MAX_ARRIVAL_RATE:g} journeys/s", arrival_rate)
+        else:
+            users = self.integer(_join(field, "users"), fields["users"], minimum=0)
+            spawn_rate = self.positive(_join(field, "spawn_rate"), fields["spawn_rate"])
         mix = self.mix(_join(field, "mix"), fields["mix"]) if "mix" in fields else None
         peak = fields.get("peak", False)
         if not isinstance(peak, bool):
             self.fail(_join(field, "peak"), "must be true or false", peak)
-        return RawStage(name, real_duration_s, users, spawn_rate, mix, peak)
+        return RawStage(name, real_duration_s, users, spawn_rate, arrival_rate, mix, peak)
+
+    def same_model(self, stages: list[RawStage], documents: list[Any]) -> bool:
+        """Check every stage is of the first one's model; return whether the profile is open."""
+        first = stages[0]
+        first_says = "arrival_rate" if first.is_open else "users"
+        for index, stage in enumerate(stages[1:], 1):
+            if stage.is_open != first.is_open:
+                key = "arrival_rate" if stage.is_open else next(k for k in _CLOSED_STAGE_KEYS if k in documents[index])
+                self.fail(f"stages[{index}].{key}", "a profile is all closed (users, spawn_rate) or all open"
+                          f" (arrival_rate), and stages[0] gives {first_says}")
+        return first.is_open
+
+    def open_options(self, fields: Mapping[str, Any], is_open: bool) -> dict[str, Any]:
+        """``arrivals``, ``seed`` and ``max_in_flight``: checked in an open profile, refused in a closed one."""
+        if not is_open:
+            for key in _OPEN_TOP_KEYS:
+                if key in fields:
+                    self.fail(key, "only for open profiles (stages with arrival_rate); this one's stages give users",
+                              fields[key])
+            return {"arrivals": None, "seed": None, "max_in_flight": None}
+        arrivals = fields.get("arrivals", ARRIVALS[0])
+        if arrivals not in ARRIVALS:
+            self.fail("arrivals", f"must be one of {', '.join(ARRIVALS)}", arrivals)
+        seed = self.integer("seed", fields["seed"], minimum=0) if "seed" in fields else None
+        max_in_flight = self.integer("max_in_flight", fields["max_in_flight"], minimum=1) \
+            if "max_in_flight" in fields else None
+        return {"arrivals": arrivals, "seed": seed, "max_in_flight": max_in_flight}
 
     def top(self, value: object) -> dict[str, Any]:
         """The whole document: checked fields by key, stages as ``RawStage``s."""
@@ -171,13 +233,16 @@ class Fields:
         stages = fields["stages"]
         if not isinstance(stages, list) or not stages:
             self.fail("stages", "must list at least one stage", stages)
+        checked = [self.stage(f"stages[{index}]", stage) for index, stage in enumerate(stages)]
+        is_open = self.same_model(checked, stages)
         return {
             "name": name,
             "description": description.strip(),
             "time_scale": time_scale,
             "mix": mix,
             "think_time_s": think_time,
-            "stages": [self.stage(f"stages[{index}]", stage) for index, stage in enumerate(stages)],
+            **self.open_options(fields, is_open),
+            "stages": checked,
         }
 
 

@@ -8,6 +8,11 @@ time; tests call it with hand-picked seconds and never sleep, as k6 tests
 Within a stage the tick's ``users`` is the stage's target, not an
 interpolated value: Locust ramps toward it at ``spawn_rate`` itself, and the
 ramp rule (``profiles._build``) guarantees it gets there before the stage ends.
+
+In an open profile the users are the pool of ``max_in_flight`` shoppers that
+take the arrivals (``locustfiles.open_model``), the same in every stage and
+started within a second (``spawn_rate`` = the pool); what changes from stage
+to stage is ``arrival_rate``, which the scheduler follows, not Locust.
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ class Tick:
     """What to run at one instant of the replay, and where in the profile it is.
 
     Attributes:
-        users: target concurrent users (the stage's, after ``peak_multiplier``).
+        users: target concurrent users (the stage's, after ``peak_multiplier``); open model: the pool.
         spawn_rate: users per second Locust starts or stops on the way there.
+        arrival_rate: journeys started per second (open model, after ``peak_multiplier``); None when closed.
         stage_index: 0-based, as ``stages[i]`` in the file.
         stage_name: the stage's unique name.
         elapsed_s: replay seconds since the start.
@@ -48,6 +54,7 @@ class Tick:
     remaining_s: float
     mix: Mix
     is_peak: bool
+    arrival_rate: float | None = None
 
 
 def plan_at(profile: Profile, elapsed_s: float) -> Tick | None:
@@ -68,9 +75,10 @@ def plan_at(profile: Profile, elapsed_s: float) -> Tick | None:
     stage = profile.stage_at(elapsed_s)
     if stage is None:
         return None
+    pool = profile.max_in_flight if profile.is_open else None
     return Tick(
-        users=stage.users,
-        spawn_rate=stage.spawn_rate,
+        users=stage.users if pool is None else pool,
+        spawn_rate=stage.spawn_rate if pool is None else float(pool),
         stage_index=stage.index,
         stage_name=stage.name,
         elapsed_s=elapsed_s,
@@ -80,4 +88,5 @@ def plan_at(profile: Profile, elapsed_s: float) -> Tick | None:
         remaining_s=profile.total_s - elapsed_s,
         mix=stage.mix,
         is_peak=stage.peak,
+        arrival_rate=stage.arrival_rate,
     )

@@ -18,7 +18,7 @@ def _profile(tmp_path, text: str) -> str:
 CASES = [
     pytest.param(lambda tmp: ["--profile", "jully15"],
                  "Error: --profile: unknown profile 'jully15' (did you mean 'july15'?); shipped profiles: july15, "
-                 "soak, spike, step, or a path to a .yaml file", id="unknown-profile"),
+                 "july15-open, soak, spike, step, or a path to a .yaml file", id="unknown-profile"),
     pytest.param(lambda tmp: ["--profile", str(tmp / "missing.yaml")],
                  "Error: {tmp}/missing.yaml: no such file", id="missing-file"),
     pytest.param(lambda tmp: ["--profile", _profile(tmp, GOOD.replace("users: 24,", "users: -5,"))],
@@ -32,6 +32,14 @@ CASES = [
                  id="stage-shorter-than-ramp"),
     pytest.param(lambda tmp: ["--profile", str(SHORT_PROFILE), "--peak-multiplier", "lots"],
                  "Error: --peak-multiplier: must be a number, got 'lots'", id="bad-multiplier"),
+    pytest.param(lambda tmp: ["--profile", _profile(tmp, GOOD.replace("users: 24, spawn_rate: 24,", "arrival_rate: 9,"))],
+                 "Error: {tmp}/bad.yaml: stages[1].arrival_rate: a profile is all closed (users, spawn_rate) or all "
+                 "open (arrival_rate), and stages[0] gives users", id="closed-and-open-stages"),
+    pytest.param(lambda tmp: ["--profile", str(SHORT_PROFILE), "--max-in-flight", "50"],
+                 f"Error: --max-in-flight: only for open profiles (stages with arrival_rate); profile "
+                 f"'{SHORT_PROFILE}' gives users", id="max-in-flight-on-a-closed-profile"),
+    pytest.param(lambda tmp: ["--profile", "july15-open", "--max-in-flight", "0"],
+                 "Error: --max-in-flight: must be a whole number >= 1, got 0", id="max-in-flight-zero"),
     pytest.param(lambda tmp: ["--profile", str(SHORT_PROFILE), "--adapter", "nope"],
                  "Error: --adapter: unknown adapter 'nope'; use stub, example or module:Class", id="unknown-adapter"),
     pytest.param(lambda tmp: ["--profile", str(SHORT_PROFILE), "--adapter", "example"],

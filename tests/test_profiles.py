@@ -21,7 +21,7 @@ from profiles import Mix, Profile, load_profile, parse_duration, plan_at, shippe
 from surgegate import exit_codes
 from surgegate.errors import BadInput
 
-SHIPPED = ("july15", "soak", "spike", "step")
+SHIPPED = ("july15", "july15-open", "soak", "spike", "step")
 PROJECT_ROOT = Path(profiles.__file__).resolve().parent.parent
 
 
@@ -99,10 +99,16 @@ def test_shipped_profile_plan_matches_its_stages(name: str) -> None:
     for stage, base_stage in zip(profile.stages, base.stages, strict=True):
         assert stage.users == base_stage.users * 3
         assert stage.spawn_rate == pytest.approx(base_stage.spawn_rate * 3)
+        if profile.is_open:
+            assert stage.arrival_rate == pytest.approx(base_stage.arrival_rate * 3)
         for elapsed_s in (stage.start_s, (stage.start_s + stage.end_s) / 2):
             tick = plan_at(profile, elapsed_s)
             assert tick is not None
-            assert (tick.stage_index, tick.users, tick.spawn_rate) == (stage.index, stage.users, stage.spawn_rate)
+            if profile.is_open:  # the pool is the same in every stage; the rate follows the stage
+                assert (tick.stage_index, tick.users, tick.arrival_rate) == (
+                    stage.index, profile.max_in_flight, stage.arrival_rate)
+            else:
+                assert (tick.stage_index, tick.users, tick.spawn_rate) == (stage.index, stage.users, stage.spawn_rate)
             assert tick.is_peak == stage.peak
     assert plan_at(profile, profile.total_s) is None
 
@@ -262,7 +268,8 @@ def test_error_unknown_top_level_key_lists_the_allowed_ones(write) -> None:
     """A key far from any known one lists the keys allowed there."""
     path = write(_document(colour="blue"))
     assert _error(path) == (
-        f"{path}: colour: unknown key; expected one of: description, mix, name, stages, think_time_s, time_scale"
+        f"{path}: colour: unknown key; expected one of: arrivals, description, max_in_flight, mix, name, seed, stages, "
+            "think_time_s, time_scale"
     )
 
 
@@ -305,11 +312,12 @@ def test_error_stage_shorter_than_one_tick(write) -> None:
 def test_error_unknown_profile_name() -> None:
     """An unknown name suggests the close shipped one and lists them all."""
     assert _error("spkie") == (
-        "unknown profile 'spkie' (did you mean 'spike'?); shipped profiles: july15, soak, spike, step, "
+        "unknown profile 'spkie' (did you mean 'spike'?); shipped profiles: july15, july15-open, soak, spike, step, "
         "or a path to a .yaml file"
     )
     assert _error("black-friday") == (
-        "unknown profile 'black-friday'; shipped profiles: july15, soak, spike, step, or a path to a .yaml file"
+        "unknown profile 'black-friday'; shipped profiles: july15, july15-open, soak, spike, step, "
+        "or a path to a .yaml file"
     )
 
 
@@ -515,3 +523,119 @@ def test_a_profile_that_marks_no_peak_has_its_busiest_stage_as_the_peak(tmp_path
                     "  - {name: b, duration: 5s, users: 30, spawn_rate: 10}\n"
                     "  - {name: c, duration: 5s, users: 30, spawn_rate: 10}\n")
     assert [s.peak for s in load_profile(str(path)).stages] == [False, True, False]
+
+
+# Open model: arrival rates
+
+
+def _open_document(**changes: Any) -> dict[str, Any]:
+    """A valid open profile: 10 s at 2/s, 20 s at 5/s (the peak), 5 s at 0/s, at time_scale 0.5."""
+    document: dict[str, Any] = {
+        "name": "open-sample",
+        "time_scale": 0.5,
+        "mix": {"browser": 3, "buyer": 1},
+        "stages": [
+            {"name": "warm", "duration": "20s", "arrival_rate": 2},
+            {"name": "top", "duration": "40s", "arrival_rate": 5.5},
+            {"name": "quiet", "duration": 10, "arrival_rate": 0},
+        ],
+    }
+    document.update(changes)
+    return document
+
+
+def test_open_profile_reads_rates_and_defaults(write) -> None:
+    """Arrival rates are per replay second; arrivals, seed and max_in_flight default to poisson, 20240715, 500."""
+    profile = load_profile(write(_open_document()))
+    assert profile.is_open and profile.model == "open"
+    assert (profile.arrivals, profile.seed, profile.max_in_flight) == ("poisson", 20240715, 500)
+    assert [s.arrival_rate for s in profile.stages] == [2.0, 5.5, 0.0]
+    assert [(s.start_s, s.end_s) for s in profile.stages] == [(0, 10), (10, 30), (30, 35)]
+    assert [s.users for s in profile.stages] == [0, 0, 0]
+    assert profile.peak_stage.name == "top", "with no mark, the highest rate is the peak"
+    assert profile.planned_arrivals == pytest.approx(2 * 10 + 5.5 * 20)
+    assert profile.peak_users == 500
+
+
+def test_open_profile_knobs_scale_rates_and_durations(write) -> None:
+    """peak_multiplier multiplies the rates, time_scale shortens the stages, --max-in-flight replaces the pool."""
+    source = write(_open_document(arrivals="uniform", seed=7, max_in_flight=40))
+    profile = load_profile(source, time_scale=0.25, peak_multiplier=3, max_in_flight=12)
+    assert [s.arrival_rate for s in profile.stages] == [6.0, 16.5, 0.0]
+    assert profile.total_s == pytest.approx(17.5)
+    assert (profile.arrivals, profile.seed, profile.max_in_flight) == ("uniform", 7, 12)
+    assert load_profile(source).max_in_flight == 40
+
+
+def test_open_plan_runs_the_pool_and_carries_the_rate(write) -> None:
+    """plan_at asks Locust for the pool in every stage (started within a second) and says the stage's rate."""
+    profile = load_profile(write(_open_document(max_in_flight=40)))
+    tick = plan_at(profile, 12.0)
+    assert (tick.users, tick.spawn_rate, tick.arrival_rate, tick.stage_name) == (40, 40.0, 5.5, "top")
+    assert plan_at(load_profile("july15"), 10.0).arrival_rate is None
+
+
+def test_open_stages_skip_the_ramp_rule(write) -> None:
+    """A 1-second open stage is fine: there is no ramp to fit in it (the 1-second minimum still holds)."""
+    profile = load_profile(write(_open_document(time_scale=0.1, max_in_flight=1000)))
+    assert profile.stages[2].duration_s == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"stages": [{"name": "a", "duration": 5, "arrival_rate": 2},
+                     {"name": "b", "duration": 5, "users": 3, "spawn_rate": 3}]},
+         "stages[1].users: a profile is all closed (users, spawn_rate) or all open (arrival_rate), "
+         "and stages[0] gives arrival_rate"),
+        ({"stages": [{"name": "a", "duration": 5, "users": 3, "spawn_rate": 3},
+                     {"name": "b", "duration": 5, "arrival_rate": 2}]},
+         "stages[1].arrival_rate: a profile is all closed (users, spawn_rate) or all open (arrival_rate), "
+         "and stages[0] gives users"),
+        ({"stages": [{"name": "a", "duration": 5, "arrival_rate": 2, "users": 3}]},
+         "stages[0].users: a stage gives arrival_rate (open model) or users and spawn_rate (closed model), "
+         "not both, got 3"),
+        ({"stages": [{"name": "a", "duration": 5, "arrival_rate": -1}]}, "stages[0].arrival_rate: must be >= 0, got -1"),
+        ({"stages": [{"name": "a", "duration": 5, "arrival_rate": "fast"}]},
+         "stages[0].arrival_rate: must be a number, got 'fast'"),
+        ({"stages": [{"name": "a", "duration": 5, "arrival_rate": 1e9}]},
+         "stages[0].arrival_rate: must be <= 100000 journeys/s, got 1000000000.0"),
+        ({"stages": [{"name": "a", "duration": 5, "arrival_rate": 0}]},
+         "stages: every stage has arrival_rate 0: nothing would arrive"),
+        ({"arrivals": "poison"}, "arrivals: must be one of poisson, uniform, got 'poison'"),
+        ({"seed": -3}, "seed: must be >= 0, got -3"),
+        ({"seed": 1.5}, "seed: must be a whole number, got 1.5"),
+        ({"max_in_flight": 0}, "max_in_flight: must be >= 1, got 0"),
+        ({"max_inflight": 5}, "max_inflight: unknown key, did you mean 'max_in_flight'?"),
+    ],
+)
+def test_error_open_profile_fields(write, change: dict[str, Any], message: str) -> None:
+    """Each open-model mistake is one line naming the file and the field."""
+    source = write(_open_document(**change))
+    assert _error(source) == f"{source}: {message}"
+
+
+@pytest.mark.parametrize("key", ["arrivals", "seed", "max_in_flight"])
+def test_error_open_keys_in_a_closed_profile(write, key: str) -> None:
+    """arrivals, seed and max_in_flight in a profile of users are refused, not ignored."""
+    source = write(_document(**{key: {"arrivals": "uniform", "seed": 1, "max_in_flight": 9}[key]}))
+    assert _error(source).startswith(f"{source}: {key}: only for open profiles (stages with arrival_rate)")
+
+
+def test_error_max_in_flight_override_on_a_closed_profile(write) -> None:
+    """--max-in-flight on a profile of users is an error, not a silent no-op."""
+    source = write(_document())
+    assert _error(source, max_in_flight=10) == (
+        f"{source}: max_in_flight override: only for open profiles (stages with arrival_rate);"
+        " this one's stages give users, got 10")
+
+
+def test_july15_open_offers_the_july15_peak() -> None:
+    """july15-open follows july15's timeline and offers 32 journeys/s, half of them ending in a checkout."""
+    open_profile, closed = load_profile("july15-open"), load_profile("july15")
+    assert [(s.name, s.start_s, s.end_s, s.peak) for s in open_profile.stages] == [
+        (s.name, s.start_s, s.end_s, s.peak) for s in closed.stages]
+    peak = open_profile.peak_stage
+    assert peak.arrival_rate == 32
+    mix = peak.mix
+    assert (mix["buyer"] + mix["sniper"]) / sum(mix.values()) == 0.5
