@@ -269,3 +269,168 @@ def test_modules_name_their_public_surface():
         public = {name for name, value in vars(module).items() if not name.startswith("_")
                   and getattr(value, "__module__", None) == module.__name__}
         assert public <= set(module.__all__), (module.__name__, public - set(module.__all__))
+
+
+# The command, run for real
+
+SMALL = [_line(0, "/products?page=1"), _line(1, "/products/4"), _line(1, "/products?page=2"), _line(2, "/products"),
+         _line(5, "/sale"), _line(12, "/products"), _line(25, "/sale"), _line(26, "/sale"),
+         _line(27, "/carts", method="POST", status=201), _line(28, "/checkout", method="POST", status=504),
+         _line(35, "/healthz"), _line(41, "/products?page=3")]
+"""Journey starts (browse or sale) by 10-second interval from 10:00:00: 4, 1, 2, 0, then 1 at 10:00:41."""
+
+
+def _stages(path: Path) -> list[tuple[str, str, float]]:
+    return [(stage["name"], stage["duration"], stage["arrival_rate"]) for stage in yaml.safe_load(path.read_text())["stages"]]
+
+
+def test_a_small_log_becomes_a_valid_open_profile(tmp_path):
+    """Each interval's journeys per second, the tail as a shorter stage, the peak marked; load_profile accepts it."""
+    out = tmp_path / "small.yaml"
+    done = _cli(_write(tmp_path, SMALL), "-o", out, "--name", "small", "--max-in-flight", "40")
+    assert (done.returncode, done.stderr) == (0, "")
+    assert _stages(out) == [("w001-10h00m00s", "10s", 0.4), ("w002-10h00m10s", "10s", 0.1),
+                            ("w003-10h00m20s", "10s", 0.2), ("w004-10h00m30s", "10s", 0.0),
+                            ("w005-10h00m40s", "2s", 0.5)]
+    profile = load_profile(out)
+    assert (profile.name, profile.is_open, profile.max_in_flight, profile.time_scale) == ("small", True, 40, 1.0)
+    assert profile.planned_arrivals == pytest.approx(8)
+    assert [stage.name for stage in profile.stages if stage.peak] == ["w005-10h00m40s"]
+    assert done.stdout.splitlines()[0] == (
+        f"wrote {out}: profile 'small', 5 stages (4 of 10 s and one of 2 s) from 2026-11-20 10:00:00 +0100 "
+        "to 10:00:42 +0100 (42 s), time_scale 1: replayed in 42 s")
+    assert done.stdout.splitlines()[1] == "  journeys: 8 started, peak 0.5/s from 10:00:40, mean 0.19/s " \
+                                          "(requests to browse or sale)"
+    assert "  lines: 12 read, 0 skipped, 0 requests outside the window, 1 matched no step" in done.stdout
+    text = out.read_text()
+    assert "# Requests in the window: 12; 1 matched no step of --adapter stub." in text
+    assert "#   browse            5       " in text  # the fit's table: the log's own count per step
+
+
+@pytest.mark.parametrize(("options", "stages"), [
+    (("--from", "10:00:10", "--to", "10:00:30"), [("w001-10h00m10s", "10s", 0.1), ("w002-10h00m20s", "10s", 0.2)]),
+    (("--from", "+20s"), [("w001-10h00m20s", "10s", 0.2), ("w002-10h00m30s", "10s", 0.0),
+                          ("w003-10h00m40s", "2s", 0.5)]),
+    (("--to", "2026-11-20T09:00:20Z", "--interval", "5s"),  # 10:00:20 +0100
+     [("w001-10h00m00s", "5s", 0.6), ("w002-10h00m05s", "5s", 0.2), ("w003-10h00m10s", "5s", 0.2),
+      ("w004-10h00m15s", "5s", 0.0)]),
+    (("--from", "20/Nov/2026:10:00:00 +0100", "--interval", "20s", "--time-scale", "0.05"),  # 2 s tail < 1 replay s
+     [("w001-10h00m00s", "20s", 0.25), ("w002-10h00m20s", "20s", 0.1)]),
+])
+def test_window_and_interval_options(tmp_path, options, stages):
+    """--from/--to (clock, offset, ISO, log format) cut the window; --interval sets the stages; short tails go."""
+    out = tmp_path / "cut.yaml"
+    done = _cli(_write(tmp_path, SMALL), "-o", out, *options)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert _stages(out) == stages
+    assert load_profile(out).is_open
+    if "--time-scale" in options:
+        assert "  left out: the last 2 s of the window (shorter than a 1 s replay stage)" in done.stdout
+        assert "1 requests outside the window" in done.stdout
+
+
+def test_a_csv_curve_becomes_a_profile_with_an_assumed_or_given_mix(tmp_path):
+    """A CSV's counts are journeys; its mix is the documented default, said to be assumed, or --mix."""
+    log = _write(tmp_path, ["timestamp,count"] + [f"2026-11-20T09:00:{second:02d}Z,{second % 4}" for second in range(20)])
+    out = tmp_path / "curve.yaml"
+    done = _cli(log, "-o", out)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert _stages(out) == [("w001-09h00m00s", "10s", 1.3), ("w002-09h00m10s", "10s", 1.7)]  # 0+1+2+3+0+1+2+3+0+1 = 13
+    assert yaml.safe_load(out.read_text())["mix"] == dict(profiles.from_log.DEFAULT_CSV_MIX)
+    assert "# Mix: assumed, a CSV has no URLs: set your own with --mix" in out.read_text()
+    done = _cli(log, "-o", out, "--mix", "buyer=1,sniper=3")
+    assert done.returncode == 0, done.stderr
+    assert yaml.safe_load(out.read_text())["mix"] == {"browser": 0, "abandoner": 0, "buyer": 1, "sniper": 3}
+
+
+def test_the_sample_log_becomes_a_profile_whose_arrivals_are_its_journey_starts(tmp_path):
+    """The shipped sample: every entry-step request in the window is one planned arrival; 4 bad lines reported."""
+    out = tmp_path / "sample.yaml"
+    done = _cli(SAMPLE, "-o", out, "--interval", "30s")
+    assert (done.returncode, done.stderr) == (0, "")
+    entries = sum(1 for line in SAMPLE.read_text().splitlines()
+                  if re.search(r'\[20/Nov/2026:(09|10):[0-5]\d:[0-5]\d \+0000\] "GET /(products|sale)(\?[^ ]*)? HTTP/1.1" ', line))
+    profile = load_profile(out)
+    assert profile.planned_arrivals == pytest.approx(entries, abs=0.01)
+    assert f"  journeys: {entries:,} started" in done.stdout
+    assert "4 skipped (the first at line 59: request is not 'METHOD /path HTTP/x'" in done.stdout
+    assert sum(profile.mix.values()) == 100
+    assert profile.mix["sniper"] > profile.mix["buyer"]  # the sale brings snipers (make_sample_log.py: 35% after 10:00)
+
+
+def test_the_sample_log_is_what_its_script_writes(tmp_path):
+    """make_sample_log.py, from its fixed seed, writes the shipped sample byte for byte."""
+    script = REPO / "profiles" / "samples" / "make_sample_log.py"
+    copy = tmp_path / "make_sample_log.py"
+    copy.write_text(script.read_text())
+    done = subprocess.run([sys.executable, str(copy)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "flash-sale-access.log").read_bytes() == SAMPLE.read_bytes()
+
+
+BAD = [
+    pytest.param(lambda tmp: (_write(tmp, ""),), "Error: {log}: empty, no request to replay", id="empty"),
+    pytest.param(lambda tmp: (tmp / "nope.log",), "Error: {tmp}/nope.log: no such file", id="missing"),
+    pytest.param(lambda tmp: (tmp,), "Error: {tmp}: is a folder, not a log file", id="folder"),
+    pytest.param(lambda tmp: (_write(tmp, ["hello", "\x1b[2J"]),),
+                 "Error: {log}: line 1: neither a combined log line nor 'timestamp,count' (got 'hello'); none of the "
+                 "first 2 lines is; use --format", id="unknown-format"),
+    pytest.param(lambda tmp: (_write(tmp, ["hello", "\x1b[2J"]), "--format", "combined"),
+                 "Error: {log}: line 1: not a combined log line (client ident user [time] \"request\" status size), "
+                 "got 'hello'; none of the 2 lines could be read", id="nothing-readable"),
+    pytest.param(lambda tmp: (_write(tmp, SMALL), "--from", "11:00", "--to", "12:00"),
+                 "Error: {log}: no request between 2026-11-20 11:00:00 +0100 and 2026-11-20 12:00:00 +0100; the log "
+                 "runs from 2026-11-20 10:00:00 +0100 to 2026-11-20 10:00:42 +0100", id="empty-window"),
+    pytest.param(lambda tmp: (_write(tmp, SMALL), "--interval", "1m"),
+                 "Error: --interval 60s is longer than the window (42 s): no whole interval to replay; shorten it "
+                 "or widen --from/--to", id="interval-over-window"),
+    pytest.param(lambda tmp: (_write(tmp, SMALL), "--time-scale", "0.05"),
+                 "Error: --interval 10s at --time-scale 0.05 makes 0.5 s stages, and a stage needs >= 1 s (Locust "
+                 "ticks once a second); use --interval >= 20s or --time-scale >= 0.1", id="stages-too-short"),
+    pytest.param(lambda tmp: (_write(tmp, SMALL), "--from", "10:00:30", "--to", "10:00:10"),
+                 "Error: --from 2026-11-20 10:00:30 +0100 is not before --to 2026-11-20 10:00:10 +0100",
+                 id="from-after-to"),
+    pytest.param(lambda tmp: (_write(tmp, SMALL), "--from", "soon"),
+                 "Error: --from: must be +DURATION (after the first record), HH:MM[:SS], ISO 8601 or "
+                 "'20/Nov/2026:09:05:00 +0000', got 'soon'", id="bad-from"),
+    pytest.param(lambda tmp: (_write(tmp, SMALL), "--interval", "2.5s"),
+                 "Error: --interval: must be a whole number of seconds, got '2.5s'", id="fractional-interval"),
+    pytest.param(lambda tmp: (_write(tmp, SMALL), "--interval", "0"), "Error: --interval: must be > 0, got '0'",
+                 id="zero-interval"),
+    pytest.param(lambda tmp: (_write(tmp, SMALL), "--adapter", "nope"),
+                 "Error: --adapter: unknown adapter 'nope'; use stub, example or module:Class", id="unknown-adapter"),
+    pytest.param(lambda tmp: (_write(tmp, [_line(0, "/healthz"), _line(13, "/metrics")]),),
+                 "Error: {log}: no request to an entry step (browse or sale) of --adapter stub between "
+                 "2026-11-20 10:00:00 +0100 and 2026-11-20 10:00:14 +0100: nothing to replay", id="no-entry-step"),
+    pytest.param(lambda tmp: (_write(tmp, ["2026-11-20T09:00:00Z,4", "2026-11-20T09:01:00Z,5",
+                                           "2026-11-20T09:02:00Z,6"]),),
+                 "Error: --interval 10s is shorter than the 60 s between the CSV's rows: most intervals would be "
+                 "empty; use --interval 60s or a multiple of it", id="csv-rows-sparser-than-interval"),
+    pytest.param(lambda tmp: (_write(tmp, SMALL), "--name", "my profile"),
+                 "Error: --name: must be letters, digits, '-' or '_', starting with a letter or digit, "
+                 "got 'my profile'", id="bad-name"),
+    pytest.param(lambda tmp: (_write(tmp, SMALL), "--max-in-flight", "0"),
+                 "Error: argument --max-in-flight: must be >= 1, got '0'", id="max-in-flight-zero"),
+]
+
+
+@pytest.mark.parametrize(("make", "message"), BAD)
+def test_bad_input_is_one_error_line_and_exit_2(tmp_path, make, message):
+    """Nothing usable, or a bad option: exit 2, one 'Error:' line naming the file or option; no file written."""
+    args = make(tmp_path)
+    out = tmp_path / "out" / "p.yaml"
+    out.parent.mkdir()
+    done = _cli(*args, "-o", out)
+    expected = message.format(tmp=tmp_path, log=args[0]) + "\n"
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.splitlines()[-1] + "\n" == expected
+    assert "Traceback" not in done.stderr
+    assert not done.stderr.startswith("Error") or done.stderr.count("\n") == 1
+    assert list(out.parent.iterdir()) == []
+
+
+def test_an_unwritable_output_is_one_error_line(tmp_path):
+    """-o into a folder that does not exist: one line, exit 2."""
+    done = _cli(_write(tmp_path, SMALL), "-o", tmp_path / "missing" / "p.yaml")
+    assert (done.returncode, done.stderr) == (2, f"Error: -o: cannot write {tmp_path}/missing/p.yaml "
+                                                 "(No such file or directory)\n")
