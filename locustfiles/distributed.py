@@ -1,9 +1,11 @@
 """Recording in distributed mode: workers ship their windows, the master alone writes the folder.
 
     master                                          worker (one per process or machine)
-      test_start ---- surgegate_start {run, t0} ----> records into its own WindowedRecorder from t0
+      test_start ---- surgegate_start {run, t0, share} -> records into its own WindowedRecorder from t0;
+                                                      open model: takes arrivals k with k % n == i, share (i, n)
                  <--- report_to_master (every 3 s) -- rows of its closed windows, "closed_before",
-                                                      its running count, raw samples (--raw-samples)
+                                                      its running count, raw samples (--raw-samples),
+                                                      open model: its arrivals rows and its pool
       test_stop ----- surgegate_stop {run} ---------> stops its shoppers (the in-flight ones: cancelled)
                  <--- surgegate_final {run} --------- the rest of its rows and its final count
 
@@ -54,6 +56,10 @@ class WorkerRecording:
         self.recorder: WindowedRecorder | None = None
         self.samples: list[list] | None = None
         self._raw = False
+        self.share: tuple[int, int] | None = None
+        """Open model: (this worker's position, workers) among those at the run's start; None if it joined later."""
+        self.arrivals = None
+        """Open model: this worker's ``ArrivalScheduler``, set when the run starts."""
         self._process = psutil.Process()
         self.runner.register_message(START, self._on_start_message)
         self.runner.register_message(STOP, self._on_stop_message)
@@ -69,6 +75,8 @@ class WorkerRecording:
     def _on_start_message(self, environment, msg, **_kwargs) -> None:
         self.run_id, self.started_at_s = msg.data["run_id"], float(msg.data["started_at_s"])
         self._raw = bool(msg.data.get("raw_samples"))
+        share = msg.data.get("share")
+        self.share = (int(share[0]), int(share[1])) if share else None
 
     def on_test_start(self) -> None:
         """The master started a run: record from its start time, so that the windows line up."""
@@ -96,6 +104,9 @@ class WorkerRecording:
                    "rss_mb": round(self._process.memory_info().rss / 2**20, 1)}
         if self.samples is not None:
             payload["samples"], self.samples = self.samples, []
+        if self.arrivals is not None:
+            payload["arrivals"] = self.arrivals.flush(now_s)
+            payload["pool"] = self.arrivals.load_sample()
         return payload
 
     def on_report_to_master(self, client_id, data: dict, **_kwargs) -> None:
@@ -107,9 +118,12 @@ class WorkerRecording:
         """This worker's shoppers have stopped: send everything left, with the final count."""
         if self.recorder is None:
             return
+        if self.arrivals is not None:
+            self.arrivals.stop()  # the run is over here: arrivals not yet due are not planned any more
         payload = self._payload(None)
         self.recorder = None
         self.started_at_s = None
+        self.arrivals = None
         self.runner.send_message(FINAL, payload)
 
     def on_quitting(self) -> None:
@@ -143,6 +157,10 @@ class WorkerState:
     cpu_percent: float = 0.0
     """The worker's own CPU use (one core = 100) between its last two reports."""
     rss_mb: float = 0.0
+    share: tuple[int, int] | None = None
+    """Open model: (position, workers) when it was there at the start; it takes arrivals k with k % n == i."""
+    pool: dict | None = None
+    """Open model: its pool at its latest report (in_flight, in_flight_max, pool)."""
 
     def to_json(self) -> dict:
         return {"worker": self.worker_id, "joined_t": round(self.joined_t, 3),
@@ -175,12 +193,19 @@ class WorkerLedger:
         state.received += sum(row["count"] for row in payload["rows"])
         state.recorded = int(payload["recorded"])
         state.cpu_percent = float(payload.get("cpu_percent", 0.0))
+        if payload.get("pool"):
+            state.pool = payload["pool"]
         state.rss_mb = float(payload.get("rss_mb", 0.0))
         if payload.get("final"):
             state.final = True
         elif payload.get("closed_before") is not None:
             state.closed_before = int(payload["closed_before"])
         return payload
+
+    def share_out(self, worker_ids: list[str]) -> None:
+        """Open model: the workers at the start share the arrivals, worker i of n taking every n-th."""
+        for position, worker_id in enumerate(worker_ids):
+            self.join(worker_id, 0.0).share = (position, len(worker_ids))
 
     def watermark(self, now_index: int, join_index) -> int:
         """The windows before this index are closed by every live worker (``now_index`` with none)."""

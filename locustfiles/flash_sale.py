@@ -26,6 +26,7 @@ import logging
 import os
 import signal
 import sys
+import time
 
 import gevent
 from locust import FastHttpUser, events, task
@@ -35,6 +36,7 @@ from locust.user.users import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUS
 from locustfiles.journeys import JOURNEYS, SNIPER_RETRY_S, Visit
 from locustfiles.live_view import LiveView
 from locustfiles import distributed, recording, server_scrape
+from locustfiles.open_model import ArrivalScheduler
 from locustfiles.progress import Progress
 from locustfiles.run_context import ADAPTERS, RunContext, build_context
 from reports.results_folder import ResultsFolder
@@ -52,6 +54,12 @@ _context: RunContext | None = None
 
 _recording: recording.Recording | None = None
 """The run being recorded by this process (master or local runner), if any."""
+
+_worker_recording: distributed.WorkerRecording | None = None
+"""A worker's side of the recording (distributed mode), if this process is a worker."""
+
+_scheduler: ArrivalScheduler | None = None
+"""The open model's arrival scheduler of this process's run (None for a closed profile or on a master)."""
 
 
 class _AnyProfile(list):
@@ -102,7 +110,8 @@ def _on_init(environment, **_kwargs) -> None:
         return
     if getattr(options, "worker", False):
         # A worker builds its context when the master's options arrive (test_start), and ships what it records.
-        distributed.WorkerRecording(environment)
+        global _worker_recording
+        _worker_recording = distributed.WorkerRecording(environment)
         return
     try:
         # In the web UI the host may still come from the form: it is checked when the swarm starts.
@@ -233,6 +242,38 @@ def _on_test_start(environment, **_kwargs) -> None:
         _context.restart_clock()
     if _recording is not None and not getattr(options, "worker", False):
         _recording.on_test_start()
+    _start_scheduler(environment)
+
+
+def _start_scheduler(environment) -> None:
+    """Open model: start this process's share of the arrivals on the run's clock (the master's, on a worker)."""
+    global _scheduler
+    if _context is None or not _context.profile.is_open:
+        return
+    if isinstance(environment.runner, locust.runners.MasterRunner):
+        return  # the workers' shoppers take the arrivals
+    if _worker_recording is not None:
+        started_at_s, share = _worker_recording.started_at_s, _worker_recording.share
+        if share is None:  # joined after the start: the arrivals were shared out among the others
+            log.warning("surgegate: this worker joined after the run started: it takes no arrivals")
+            return
+    elif _recording is not None and _recording.recorder is not None:
+        started_at_s, share = _recording.recorder.started_at_s, (0, 1)
+    else:
+        return
+    _scheduler = ArrivalScheduler(_context.profile, started_at_s or time.time(), share=share)
+    _context.scheduler = _scheduler
+    for side in (_recording, _worker_recording):
+        if side is not None:
+            side.arrivals = _scheduler
+    _scheduler.start()
+
+
+@events.test_stopping.add_listener
+def _on_test_stopping(**_kwargs) -> None:
+    """The run is ending: no arrival after this (before the shoppers are stopped, so none is handed to them)."""
+    if _scheduler is not None:
+        _scheduler.stop()
 
 
 _shopper_numbers = itertools.count()
@@ -244,6 +285,11 @@ class FlashSaleShopper(FastHttpUser):
     The journeys (browser, abandoner, buyer, sniper) are in
     ``locustfiles/journeys.py``; between two journeys the shopper pauses for
     the profile's think time.
+
+    In an open profile the shopper is one of the pool of ``max_in_flight``
+    (``locustfiles.open_model``): it waits, idle, for the scheduler to hand it
+    an arrival, acts out that arrival's journey, and waits again; each of its
+    requests carries the time it was due by the schedule (``due_s``).
     """
 
     network_timeout = 30.0
@@ -259,9 +305,24 @@ class FlashSaleShopper(FastHttpUser):
         self.rng = _context.rng_for(self.number)
         self.visit = Visit(client=self.client, adapter=_context.adapter, data=_context.data,
                            shopper=_context.data.shopper(self.number), rng=self.rng, pause=self._pause)
+        self.scheduler = getattr(_context, "scheduler", None) if _context.profile.is_open else None
+        self.due_s: float | None = None
+        """Open model: epoch seconds at which the next request is due by the schedule."""
+
+    def on_start(self) -> None:
+        """Join the open model's pool."""
+        if self.scheduler is not None:
+            self.scheduler.join()
+
+    def on_stop(self) -> None:
+        """Leave the open model's pool."""
+        if self.scheduler is not None:
+            self.scheduler.leave()
 
     def wait_time(self) -> float:
-        """The pause before the next journey: a sniper comes back quickly, a person thinks."""
+        """The pause before the next journey: a sniper comes back quickly, a person thinks (open model: none)."""
+        if self.scheduler is not None:
+            return 0.0  # the next journey starts when the schedule says, in ``shop``
         low, high = SNIPER_RETRY_S if self.journey == "sniper" else self.shared.think_s
         return self.rng.uniform(low, high)
 
@@ -276,18 +337,38 @@ class FlashSaleShopper(FastHttpUser):
             raise StopUser()
         low, high = bounds or self.shared.think_s
         self._state = LOCUST_STATE_WAITING
-        gevent.sleep(self.rng.uniform(low, high))
+        pause_s = self.rng.uniform(low, high)
+        if self.due_s is not None:
+            self.due_s += pause_s  # with instant answers, the next request would be sent this much later
+        gevent.sleep(pause_s)
         if self._state == LOCUST_STATE_STOPPING:
             raise StopUser()
         self._state = LOCUST_STATE_RUNNING
 
     @task
     def shop(self) -> None:
-        """Start the journey the mix of the moment picks, and act it out."""
+        """Start the journey the mix of the moment picks (open model: the next arrival's), and act it out."""
+        if self.scheduler is not None:
+            self._shop_arrival()
+            return
         names, weights = self.shared.journey_weights()
         self.journey = self.rng.choices(names, weights)[0]
         JOURNEYS[self.journey](self.visit)
 
+    def _shop_arrival(self) -> None:
+        """Wait, idle (so a stop takes effect at once), for an arrival; act out its journey."""
+        self._state = LOCUST_STATE_WAITING
+        arrival = self.scheduler.take()
+        self._state = LOCUST_STATE_RUNNING
+        self.journey, self.due_s = arrival.journey, self.scheduler.due_epoch_s(arrival)
+        try:
+            JOURNEYS[self.journey](self.visit)
+        finally:
+            self.due_s = None
+            self.scheduler.done()
+
     def context(self) -> dict:
-        """Locust's per-request context: which journey the request belongs to."""
-        return {"journey": self.journey}
+        """Locust's per-request context: which journey the request belongs to, and when it was due (open model)."""
+        if self.due_s is None:
+            return {"journey": self.journey}
+        return {"journey": self.journey, "due_s": self.due_s}

@@ -8,6 +8,7 @@ declare the tab and its columns, and each answer to ``/stats/requests``
 
     stage        peak (4/6), 62 s of 198 s
     load         300 users running, 300 planned; 113.4 req/s
+                 (open model: 230 of 600 shoppers in flight; 32 arrivals/s planned, 148.2 req/s)
     <objective>  holding | BREACHED | waiting    observed    bound (scope)
     verdict      NOT READY (exit 1)              report: results/<run>/report.html   (when the run has ended)
 
@@ -78,9 +79,16 @@ class LiveView:
                 rows.append({"item": "stage", "status": f"{tick.stage_name} ({tick.stage_index + 1}/"
                              f"{len(recording.profile.stages)})", "observed": f"{elapsed_s:.0f} s of "
                              f"{recording.profile.total_s:.0f} s", "bound": "the peak" if tick.is_peak else ""})
-                rows.append({"item": "load", "status": f"{runner.user_count} users running",
-                             "observed": f"{tick.users} planned; {runner.stats.total.current_rps:.1f} req/s",
-                             "bound": ""})
+                rps = runner.stats.total.current_rps
+                if tick.arrival_rate is None:
+                    rows.append({"item": "load", "status": f"{runner.user_count} users running",
+                                 "observed": f"{tick.users} planned; {rps:.1f} req/s", "bound": ""})
+                else:
+                    scheduler = recording.arrivals
+                    in_flight = "?" if scheduler is None else scheduler.in_flight
+                    rows.append({"item": "load", "status": f"{in_flight} of {tick.users} shoppers in flight",
+                                 "observed": f"{tick.arrival_rate:g} arrivals/s planned, {rps:.1f} req/s",
+                                 "bound": ""})
         if self._judged_folder == recording.folder.path:
             rows.extend(self._objectives)
         if recording.recorder is None and recording.verdict_line:

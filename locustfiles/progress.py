@@ -3,6 +3,11 @@
     surgegate: stage 3/6 'surge' begins at 3 s of 198 s: 150 users (spawn 33/s)
     surgegate: [peak 4/6, peak stage] 60 s elapsed, 138 s left; 150 users running, target 150; 41.5 req/s
 
+Open profiles say the stage's arrival rate and the shoppers in flight instead:
+
+    surgegate: stage 4/6 'peak', the peak begins at 6 s of 198 s: 32 arrivals/s (pool of 600 shoppers)
+    surgegate: [peak 4/6] 60 s elapsed, 138 s left; 32 arrivals/s planned, 230 of 600 shoppers in flight; 148.2 req/s
+
 Runs as a greenlet on the master or local runner; reads the plan (pure) and
 the runner's user count and Locust's current request rate.
 """
@@ -25,14 +30,19 @@ log = logging.getLogger("surgegate")
 def stage_line(tick, stage_count: int) -> str:
     """The line printed when a stage begins."""
     peak = ", the peak" if tick.is_peak else ""
+    load = (f"{tick.users} users (spawn {tick.spawn_rate:g}/s)" if tick.arrival_rate is None
+            else f"{tick.arrival_rate:g} arrivals/s (pool of {tick.users} shoppers)")
     return (f"surgegate: stage {tick.stage_index + 1}/{stage_count} {tick.stage_name!r}{peak} begins at "
-            f"{tick.elapsed_s:.0f} s of {tick.total_s:.0f} s: {tick.users} users (spawn {tick.spawn_rate:g}/s)")
+            f"{tick.elapsed_s:.0f} s of {tick.total_s:.0f} s: {load}")
 
 
-def status_line(tick, stage_count: int, running_users: int, rps: float) -> str:
-    """The periodic line: where the run is and the load now."""
+def status_line(tick, stage_count: int, running_users: int, rps: float, in_flight: int | None = None) -> str:
+    """The periodic line: where the run is and the load now (open model: with the shoppers in flight)."""
+    load = (f"{running_users} users running, target {tick.users}" if tick.arrival_rate is None
+            else f"{tick.arrival_rate:g} arrivals/s planned, "
+                 f"{'?' if in_flight is None else in_flight} of {tick.users} shoppers in flight")
     return (f"surgegate: [{tick.stage_name} {tick.stage_index + 1}/{stage_count}] {tick.elapsed_s:.0f} s elapsed, "
-            f"{tick.remaining_s:.0f} s left; {running_users} users running, target {tick.users}; {rps:.1f} req/s")
+            f"{tick.remaining_s:.0f} s left; {load}; {rps:.1f} req/s")
 
 
 class Progress:
@@ -80,6 +90,8 @@ class Progress:
             if time.monotonic() - last_status >= self.every_s:
                 runner = self.environment.runner
                 rps = runner.stats.total.current_rps if runner is not None else 0.0
-                log.info(status_line(tick, count, runner.user_count if runner else 0, rps))
+                scheduler = getattr(context, "scheduler", None)
+                log.info(status_line(tick, count, runner.user_count if runner else 0, rps,
+                                     scheduler.in_flight if scheduler is not None else None))
                 last_status = time.monotonic()
             gevent.sleep(0.5)

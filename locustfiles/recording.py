@@ -12,6 +12,12 @@ headless, the swarm request in the web UI); every request goes through one
 second the windows that ended are appended to ``windows.jsonl``; at
 ``test_stop`` the rest, ``totals.json`` and the final manifest are written.
 
+Open model: the arrival scheduler (``locustfiles.open_model``, handed over
+as ``Recording.arrivals`` when the run starts) is flushed with the windows:
+its closed seconds go to ``arrivals.jsonl``, its pool (in flight, most in
+flight, shoppers alive) into each ``load.jsonl`` line, and the run's totals
+of planned, started and dropped arrivals into the manifest.
+
 A run stopped before its profile's end (Ctrl-C, SIGTERM, the web UI's stop)
 is written all the same and marked ``interrupted``; when a signal stopped
 it, the process exits 4.
@@ -134,6 +140,12 @@ class Recording:
         self.verdict_line = ""
         """Once judged: e.g. ``NOT READY (exit 1)``, for the live view."""
         self.report_path = None
+        self.arrivals = None
+        """Open model: this process's ``ArrivalScheduler`` (local runs), set when the run starts; else None."""
+        self._arrival_rows: list[dict] = []
+        """Open model, distributed: workers' ``arrivals.jsonl`` rows not written yet."""
+        self.arrival_totals = {"planned": 0, "started": 0, "dropped": 0}
+        """Of the ``arrivals.jsonl`` rows written so far."""
 
     # -- the run's start ---------------------------------------------------------------------------------
 
@@ -144,7 +156,9 @@ class Recording:
         self.manifest["recording"]["raw_samples"] = self.samples is not None
         if self._distributed:
             self.manifest["recording"]["distributed"] = True
-            for worker_id in list(self.environment.runner.clients):
+            workers = sorted(self.environment.runner.clients)
+            self.ledger.share_out(workers)  # the open model's arrivals: worker i of n takes every n-th
+            for worker_id in workers:
                 self._welcome(worker_id)
         self.folder.write_json("manifest.json", self.manifest)
         self.event("start")
@@ -156,10 +170,10 @@ class Recording:
 
     def _welcome(self, worker_id: str) -> None:
         """Tell a worker when the run started (so that its windows line up with ours) and book it."""
-        self.ledger.join(worker_id, self.elapsed_s())
+        state = self.ledger.join(worker_id, self.elapsed_s())
         self.environment.runner.send_message(START, {
             "run_id": self.ledger.run_id, "started_at_s": self.recorder.started_at_s,
-            "raw_samples": self.samples is not None}, client_id=worker_id)
+            "raw_samples": self.samples is not None, "share": state.share}, client_id=worker_id)
 
     def elapsed_s(self) -> float:
         """Seconds since the run started (0 before it)."""
@@ -202,7 +216,8 @@ class Recording:
             self.event("worker_back", worker=worker_id)
         for row in payload["rows"]:
             self.recorder.merge(row["t"], (row["name"], row["method"], row["status"], row["kind"]),
-                                row["count"], row["bytes"], row["hist"])
+                                row["count"], row["bytes"], row["hist"], row.get("hist_due"))
+        self._arrival_rows.extend(payload.get("arrivals") or ())
         if self.samples is not None and payload.get("samples"):
             self.samples.extend(payload["samples"])
         return payload
@@ -258,6 +273,7 @@ class Recording:
             "t": round(elapsed_s, 3),
             "stage": tick.stage_name if tick else None,
             "target_users": tick.users if tick else 0,
+            **({"target_arrival_rate": tick.arrival_rate if tick else 0.0} if self._open else {}),
             "users": runner.user_count if runner else 0,
             "rps": round(runner.stats.total.current_rps, 3) if runner else 0.0,
             "cpu_percent": round(self._process.cpu_percent(), 1),
@@ -267,7 +283,21 @@ class Recording:
         }
         if self.ledger is not None:  # each worker's own CPU, from its latest report
             line["worker_cpu_percent"] = {s.worker_id: s.cpu_percent for s in self.ledger.live()}
+        if self._open:
+            line.update(self._pool_sample())
         self.folder.append_lines("load.jsonl", [line])
+
+    @property
+    def _open(self) -> bool:
+        return self.profile is not None and self.profile.is_open
+
+    def _pool_sample(self) -> dict:
+        """In flight now, the most in flight since the last sample, and shoppers alive: this process's or the
+        sum of the workers' latest reports (each worker's own moment, so the sum is approximate by up to 3 s)."""
+        if self.ledger is None:
+            return self.arrivals.load_sample() if self.arrivals is not None else {}
+        samples = [s.pool for s in self.ledger.live() if s.pool]
+        return {key: sum(sample[key] for sample in samples) for key in ("in_flight", "in_flight_max", "pool")}
 
     def event(self, kind: str, **fields) -> None:
         """One line of ``events.jsonl``: something that happened to the run, and when."""
@@ -280,6 +310,14 @@ class Recording:
                                            lambda s: math.floor(s.joined_t / self.recorder.window_s))
         rows = self.recorder.flush(now_s, before_index=before)
         self._written_rows += self.folder.append_lines("windows.jsonl", (row.to_json() for row in rows))
+        arrival_rows, self._arrival_rows = self._arrival_rows, []
+        if self.arrivals is not None:
+            arrival_rows.extend(self.arrivals.flush(now_s))
+        if arrival_rows:
+            self.folder.append_lines("arrivals.jsonl", arrival_rows)
+            for row in arrival_rows:
+                for key in self.arrival_totals:
+                    self.arrival_totals[key] += row[key]
         if self.samples is not None:
             self.samples.write_chunk()
 
@@ -393,7 +431,8 @@ class Recording:
         self._flush(None)
         self.event("stop", interrupted=self._interrupted, elapsed_s=round(elapsed_s, 3))
         totals = [{"name": k[0], "method": k[1], "status": k[2], "kind": k[3], "count": c.count,
-                   "bytes": c.response_bytes, "hist": c.histogram.encode().decode("ascii")}
+                   "bytes": c.response_bytes, "hist": c.histogram.encode().decode("ascii"),
+                   **({} if c.due_histogram is None else {"hist_due": c.due_histogram.encode().decode("ascii")})}
                   for k, c in sorted(self.recorder.totals.items())]
         self.folder.write_json("totals.json", {"schema_version": SCHEMA_VERSION, "totals": totals})
         # Interrupted first: the user stopped it, and exit 4 says so; what is missing is in incomplete_reason.
@@ -408,7 +447,8 @@ class Recording:
                     "failures": sum(c.count for k, c in self.recorder.totals.items() if k[3] != "ok"),
                     "cancelled": sum(c.count for k, c in self.recorder.totals.items() if k[3] == "cancelled"),
                     "window_rows": self._written_rows,
-                    "raw_samples": self.samples.written if self.samples is not None else None})
+                    "raw_samples": self.samples.written if self.samples is not None else None,
+                    **({"arrivals": dict(self.arrival_totals)} if self._open else {})})
         self.folder.write_json("manifest.json", self.manifest)
         log.info("surgegate: results (%s) written to %s", status, self.folder.path)
 
@@ -423,16 +463,22 @@ def base_manifest(run_id: str, profile, host: str, adapter_name: str) -> dict:
         "status": "starting",
         "profile": {"name": profile.name, "source": profile.source, "time_scale": profile.time_scale,
                     "peak_multiplier": profile.peak_multiplier, "total_s": profile.total_s,
+                    "model": profile.model,
+                    **({"arrivals": profile.arrivals, "seed": profile.seed, "max_in_flight": profile.max_in_flight,
+                        "planned_arrivals": round(profile.planned_arrivals, 3)} if profile.is_open else {}),
                     # the effective plan, so that analysis needs the folder alone, not the profile file
                     "stages": [{"name": s.name, "start_s": s.start_s, "end_s": s.end_s, "users": s.users,
-                                "spawn_rate": s.spawn_rate, "peak": s.peak, "mix": dict(s.mix)}
+                                "spawn_rate": s.spawn_rate, "peak": s.peak, "mix": dict(s.mix),
+                                **({"arrival_rate": s.arrival_rate} if s.arrival_rate is not None else {})}
                                for s in profile.stages]},
         "target": host,
         "adapter": adapter_name,
         "versions": {"surgegate": surgegate.__version__, "locust": locust.__version__},
         "command_line": redact_argv(sys.argv),  # --pg-dsn may hold a password
         "recording": {"window_s": 1.0, "histogram": "HdrHistogram, microseconds, 1 us .. 1 h, 3 significant digits",
-                      "windows_keyed_by": "completion time"},
+                      "windows_keyed_by": "completion time",
+                      # open model: hist_due, the time from when each request was due by the schedule
+                      "latency_corrected": profile.is_open},
     }
 
 

@@ -84,6 +84,8 @@ class RunContext:
     host: str
     started_at: float = field(default_factory=time.monotonic)
     seed: int = 20240715
+    scheduler: Any = None
+    """Open model: this process's ``locustfiles.open_model.ArrivalScheduler`` once the run started."""
 
     @property
     def think_s(self) -> tuple[float, float]:

@@ -18,6 +18,12 @@ Definitions (the verdict and every report use these):
   failures included (a 504 after 2 s is 2 s a shopper waited). Percentiles in ms, read from
   the merged histograms, rounded to the histograms' 3 significant digits.
 - throughput: ``ok`` requests per second of the range (goodput: fast 504s are not throughput).
+- latency from due (open model only, ``latency_from_due_ms``): the same requests' times from when
+  each was due by the arrival schedule to its answer, corrected for coordinated omission (see
+  ``docs/design/007-open-model.md``). Closed-model runs have none (``latency_corrected`` false): their
+  latency is from the actual send, not corrected, and reports say so.
+- arrivals (open model only): journeys planned, started and dropped (the pool full) per second
+  of their due time and per stage, from ``arrivals.jsonl``; planned = started + dropped.
 
 Cost: reading is linear in the folder (one decode per row); every question is a few
 vectorised passes over the rows of the endpoints asked about.
@@ -165,6 +171,55 @@ class Analysis:
         keep = np.isin(latency["endpoint"], group) & (latency["second"] >= first) & (latency["second"] < stop)
         return latency["second"][keep], latency["endpoint"][keep], latency["bucket"][keep], latency["count"][keep]
 
+    @property
+    def latency_corrected(self) -> bool:
+        """Whether the run recorded latency from when requests were due (open model)."""
+        return self.data.latency_corrected
+
+    def _latency_due(self, group: np.ndarray, first: int = 0, stop: int | None = None):
+        latency = self.data.latency_due
+        stop = self.window_count if stop is None else stop
+        keep = np.isin(latency["endpoint"], group) & (latency["second"] >= first) & (latency["second"] < stop)
+        return latency["second"][keep], latency["endpoint"][keep], latency["bucket"][keep], latency["count"][keep]
+
+    # -- arrivals (open model) --------------------------------------------------------------------------
+
+    @property
+    def has_arrivals(self) -> bool:
+        """Whether the run is an open-model run (with an arrival schedule)."""
+        return self.info.model == "open" or bool(len(self.data.arrivals))
+
+    @cached_property
+    def arrival_counts(self) -> dict[str, np.ndarray]:
+        """Per second of due time: ``planned``, ``started`` and ``dropped`` arrivals (zeros when closed)."""
+        frame = self.data.arrivals
+        out = {}
+        for key in ("planned", "started", "dropped"):
+            column = np.zeros(max(self.window_count, int(frame["second"].max()) + 1 if len(frame) else 0),
+                              dtype=np.int64)
+            if len(frame):
+                np.add.at(column, frame["second"].to_numpy(), frame[key].to_numpy())
+            out[key] = column[: self.window_count] if len(column) > self.window_count else column
+        return out
+
+    def arrival_stats(self, first: int, stop: int, stage: str | None = None) -> dict | None:
+        """Planned, started and dropped arrivals over seconds ``[first, stop)`` (of one stage when named),
+        the drop rate and the started rate per second; None for a closed-model run."""
+        if not self.has_arrivals:
+            return None
+        frame = self.data.arrivals
+        if len(frame):
+            mine = frame[(frame["second"] >= first) & (frame["second"] < stop)]
+            if stage is not None:
+                mine = mine[mine["stage"] == stage]
+            planned, started, dropped = (int(mine[key].sum()) for key in ("planned", "started", "dropped"))
+        else:
+            planned = started = dropped = 0
+        duration_s = max(0, stop - first)
+        return {"planned": planned, "started": started, "dropped": dropped, "dropped_pct": _pct(dropped, planned),
+                "started_per_s": round(started / duration_s, 3) if duration_s else None,
+                "planned_per_s": round(planned / duration_s, 3) if duration_s else None}
+
     def percentile_us(self, group: np.ndarray, percentile: float, first: int, stop: int) -> int | None:
         """The group's percentile over seconds ``[first, stop)``, from the merged histograms; None if no data."""
         _, _, buckets, counts = self._latency(group, first, stop)
@@ -196,6 +251,10 @@ class Analysis:
         rate_limited = int(by_kind.get("rate_limited", 0))
         _, _, buckets, counts = self._latency(group, first, stop)
         values = percentiles_us(buckets, counts, [p for _, p in PERCENTILES])
+        due_values = None
+        if self.latency_corrected:
+            _, _, due_buckets, due_counts = self._latency_due(group, first, stop)
+            due_values = percentiles_us(due_buckets, due_counts, [p for _, p in PERCENTILES])
         duration_s = max(0, stop - first)
         return {
             "requests": requests, "ok": ok, "failures": failures, "rate_limited": rate_limited,
@@ -205,6 +264,9 @@ class Analysis:
             "error_rate_pct": _pct(failures, requests), "rate_limited_pct": _pct(rate_limited, requests),
             "latency_ms": None if values[0] is None else
             {name: value / 1000 for (name, _), value in zip(PERCENTILES, values)},
+            "latency_corrected": self.latency_corrected,
+            "latency_from_due_ms": None if due_values is None or due_values[0] is None else
+            {name: value / 1000 for (name, _), value in zip(PERCENTILES, due_values)},
             "duration_s": duration_s,
             "throughput_rps": round(ok / duration_s, 3) if duration_s else None,
             "requests_per_s": round(requests / duration_s, 3) if duration_s else None,
@@ -226,6 +288,11 @@ class Analysis:
                   "cancelled": counts.cancelled.tolist()}
         for (name, _), column in zip(wanted, values):
             series[name] = [None if v < 0 else v / 1000 for v in column.tolist()]
+        if self.latency_corrected:
+            seconds, _, buckets, bucket_counts = self._latency_due(group)
+            due = grouped_percentiles_us(seconds, buckets, bucket_counts, self.window_count, [95.0, 99.0])
+            for name, column in zip(("p95_from_due_ms", "p99_from_due_ms"), due):
+                series[name] = [None if v < 0 else v / 1000 for v in column.tolist()]
         errors = {str(status): matrix[group].sum(axis=0) for status, matrix in sorted(self._by_status.items())
                   if status == 0 or status >= 400}
         series["error_statuses"] = {status: counts.tolist() for status, counts in errors.items() if counts.any()}
@@ -255,12 +322,26 @@ class Analysis:
             **self.summary,
             "load": {"samples": len(load),
                      "max_users": _max(load, "users"), "max_target_users": _max(load, "target_users"),
-                     "max_rps": _max(load, "rps"), "max_cpu_percent": _max(load, "cpu_percent")},
+                     "max_rps": _max(load, "rps"), "max_cpu_percent": _max(load, "cpu_percent"),
+                     "max_in_flight": _max(load, "in_flight_max")},
+            "latency_corrected": self.latency_corrected,
+            "arrivals": self._arrivals_json(),
             "series": {"overall": self._series(everything),
                        "endpoints": {label: self._series(np.array([i], dtype=np.int64))
                                      for i, label in enumerate(self.endpoints)}},
             "warnings": list(self.data.warnings),
         }
+
+
+    def _arrivals_json(self) -> dict | None:
+        """The open model's arrivals: over the run, per stage, and per second; None for a closed run."""
+        run = self.arrival_stats(0, self.window_count)
+        if run is None:
+            return None
+        return {"run": run,
+                "stages": {stage.name: self.arrival_stats(stage.first_window, stage.stop_window)
+                           for stage in self.stages},
+                "series": {key: column.tolist() for key, column in self.arrival_counts.items()}}
 
 
 def _pct(part: int, whole: int) -> float | None:

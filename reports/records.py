@@ -52,6 +52,17 @@ class RequestRecord:
     response_time_us: int
     response_bytes: int
     journey: str = ""
+    due_time_s: float | None = None
+    """Open model: epoch seconds at which the request was due by the arrival schedule (None: closed model)."""
+
+    @property
+    def from_due_us(self) -> int | None:
+        """Open model: microseconds from when the request was due to its answer, corrected for coordinated
+        omission; never less than the response time (a request is never sent before it is due). None when closed."""
+        if self.due_time_s is None:
+            return None
+        completed_s = self.start_time_s + self.response_time_us / 1e6
+        return max(self.response_time_us, round((completed_s - self.due_time_s) * 1e6))
 
 
 def _is_timeout(exc: BaseException) -> bool:
@@ -79,9 +90,11 @@ def record_from_event(*, request_type: str, name: str, response_time: float, res
 
     ``response_time`` is in milliseconds (a float from ``perf_counter``); it
     is kept in whole microseconds, rounded, so nothing coarser than Locust's
-    own clock is lost.
+    own clock is lost. ``context["due_s"]`` (open model) is when the request
+    was due by the schedule, in epoch seconds.
     """
     status = int(getattr(response, "status_code", 0) or 0)
+    due = (context or {}).get("due_s")
     return RequestRecord(
         start_time_s=float(start_time or 0.0),
         name=name,
@@ -91,4 +104,5 @@ def record_from_event(*, request_type: str, name: str, response_time: float, res
         response_time_us=max(0, round(float(response_time or 0.0) * 1000)),
         response_bytes=int(response_length or 0),
         journey=str((context or {}).get("journey", "")),
+        due_time_s=float(due) if isinstance(due, (int, float)) else None,
     )

@@ -9,6 +9,10 @@ What is read (the contract is ``reports.results_folder``; unknown files and fiel
   A last line without its newline (a crash mid-append) is dropped, as ``ResultsFolder.read_lines`` does.
 - ``totals.json``: only to cross-check the windows' request count (a mismatch becomes a warning).
 - ``load.jsonl``, ``events.jsonl``: optional (folders written before they existed have neither).
+- Open model: ``hist_due`` of each ``windows.jsonl`` row (times from when each request was due by
+  the arrival schedule, corrected for coordinated omission) and ``arrivals.jsonl`` (planned, started
+  and dropped arrivals per second and stage). Closed-model folders have neither: their latency is
+  read as not corrected (``latency_corrected`` False) and they have no arrivals.
 
 Windows are numbered by second: window ``i`` holds the requests that completed in
 ``[i, i + 1)`` s after the run started. A stage owns the windows whose middle
@@ -57,6 +61,8 @@ class StageSpan:
     peak: bool
     first_window: int
     stop_window: int
+    arrival_rate: float | None = None
+    """Open model: journeys planned per second; None when closed."""
 
     @property
     def window_count(self) -> int:
@@ -80,6 +86,8 @@ class RunInfo:
     target: str
     adapter: str
     incomplete_reason: str | None
+    model: str = "closed"
+    """``open`` (arrival rates) or ``closed`` (users), as the manifest's profile says (closed when absent)."""
 
     def to_json(self) -> dict:
         """The run's identity for ``analysis.json`` and ``verdict.json``."""
@@ -87,7 +95,8 @@ class RunInfo:
                 "ended_at": self.ended_at, "elapsed_s": self.elapsed_s, "target": self.target,
                 "adapter": self.adapter, "incomplete_reason": self.incomplete_reason,
                 "profile": {"name": self.profile_name, "time_scale": self.time_scale,
-                            "peak_multiplier": self.peak_multiplier, "total_s": self.total_s}}
+                            "peak_multiplier": self.peak_multiplier, "total_s": self.total_s,
+                            "model": self.model}}
 
 
 @dataclass
@@ -104,6 +113,12 @@ class RunData:
     """One row per windows.jsonl line: second, endpoint (position), status, kind, count, bytes."""
     latency: dict[str, np.ndarray]
     """Decoded histogram counters of the rows with a meaningful time: second, endpoint, bucket, count."""
+    latency_due: dict[str, np.ndarray]
+    """The same for the times from when each request was due (open model; empty arrays when closed)."""
+    latency_corrected: bool
+    """Whether the run recorded times from when requests were due (open model), i.e. corrected latency."""
+    arrivals: pd.DataFrame
+    """arrivals.jsonl (open model): second, stage, planned, started, dropped; empty when closed."""
     load: pd.DataFrame
     """load.jsonl: t, stage, target_users, users, rps, cpu_percent (the busiest process's; empty when absent)."""
     events: list[dict] = field(default_factory=list)
@@ -124,7 +139,9 @@ class RunData:
         folder = ResultsFolder(folder_path)
         manifest = _read_json(folder, "manifest.json")
         info, raw_stages = _parse_manifest(folder_path / "manifest.json", manifest)
-        rows, latency, endpoints = _read_windows(folder)
+        rows, latency, latency_due, endpoints = _read_windows(folder)
+        corrected = bool((manifest.get("recording") or {}).get("latency_corrected")) or bool(len(latency_due["count"]))
+        arrivals = _read_arrivals(folder)
         load = _read_load(folder)
         events = _read_lines(folder, "events.jsonl")
         last_row = int(rows["second"].max()) + 1 if len(rows) else 0
@@ -134,7 +151,8 @@ class RunData:
             last_load = math.ceil(float(load["t"].max())) if len(load) else 0
             window_count = max(last_row, last_load)
         stages = tuple(_span(stage, window_count) for stage in raw_stages)
-        data = cls(folder_path, info, stages, window_count, endpoints, rows, latency, load, events)
+        data = cls(folder_path, info, stages, window_count, endpoints, rows, latency, latency_due, corrected,
+                   arrivals, load, events)
         data._cross_check_totals(folder)
         return data
 
@@ -156,7 +174,8 @@ class RunData:
 def _span(stage: dict, window_count: int) -> StageSpan:
     first = min(max(0, math.ceil(stage["start_s"] - 0.5)), window_count)
     stop = min(max(first, math.ceil(stage["end_s"] - 0.5)), window_count)
-    return StageSpan(stage["name"], stage["start_s"], stage["end_s"], stage["users"], stage["peak"], first, stop)
+    return StageSpan(stage["name"], stage["start_s"], stage["end_s"], stage["users"], stage["peak"], first, stop,
+                     stage.get("arrival_rate"))
 
 
 def _read_json(folder: ResultsFolder, name: str) -> Any:
@@ -217,8 +236,12 @@ def _parse_manifest(where: Path, manifest: Any) -> tuple[RunInfo, list[dict]]:
         for key in ("start_s", "end_s"):
             if not _number(stage.get(key)):
                 raise bad(f"{place}.{key}", "must be a number", stage.get(key))
+        rate = stage.get("arrival_rate")
+        if rate is not None and (not _number(rate) or rate < 0):
+            raise bad(f"{place}.arrival_rate", "must be a number >= 0", rate)
         checked.append({"name": stage["name"], "start_s": float(stage["start_s"]), "end_s": float(stage["end_s"]),
-                        "users": int(stage.get("users") or 0), "peak": stage.get("peak") is True})
+                        "users": int(stage.get("users") or 0), "peak": stage.get("peak") is True,
+                        "arrival_rate": None if rate is None else float(rate)})
     elapsed = manifest.get("elapsed_s")
     if elapsed is not None and not _number(elapsed):
         raise bad("elapsed_s", "must be a number", elapsed)
@@ -237,7 +260,8 @@ def _parse_manifest(where: Path, manifest: Any) -> tuple[RunInfo, list[dict]]:
         profile_name=str(profile.get("name", "")), time_scale=optional_number("time_scale"),
         peak_multiplier=optional_number("peak_multiplier"), total_s=optional_number("total_s"),
         target=str(manifest.get("target", "")), adapter=str(manifest.get("adapter", "")),
-        incomplete_reason=manifest.get("incomplete_reason"))
+        incomplete_reason=manifest.get("incomplete_reason"),
+        model="open" if profile.get("model") == "open" else "closed")
     return info, checked
 
 
@@ -249,12 +273,14 @@ _ROW_FIELDS = (("t", _number, "a number"), ("name", lambda v: isinstance(v, str)
                ("hist", lambda v: isinstance(v, str), "an encoded histogram"))
 
 
-def _read_windows(folder: ResultsFolder) -> tuple[pd.DataFrame, dict[str, np.ndarray], tuple[tuple[str, str], ...]]:
+def _read_windows(folder: ResultsFolder) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict[str, np.ndarray],
+                                                   tuple[tuple[str, str], ...]]:
     lines = _read_lines(folder, "windows.jsonl")
     where = folder.path / "windows.jsonl"
     endpoint_of: dict[tuple[str, str], int] = {}
     seconds, endpoints, statuses, kinds, counts, sizes = [], [], [], [], [], []
     timed_rows, histograms = [], []  # rows whose response times count, and their encoded histograms
+    due_rows, due_histograms = [], []  # the same rows' times from when they were due (open model)
     for number, row in enumerate(lines, 1):
         for key, check, what in _ROW_FIELDS:
             if key not in row:
@@ -274,10 +300,20 @@ def _read_windows(folder: ResultsFolder) -> tuple[pd.DataFrame, dict[str, np.nda
         if row["kind"] not in NO_LATENCY_KINDS and row["count"]:
             timed_rows.append(number - 1)
             histograms.append(row["hist"])
+            if "hist_due" in row:
+                if not isinstance(row["hist_due"], str):
+                    raise BadInput(f"{where}: line {number}: hist_due: must be an encoded histogram, "
+                                   f"got {json.dumps(row['hist_due'])[:60]}")
+                due_rows.append(number - 1)
+                due_histograms.append(row["hist_due"])
     try:
         positions, buckets, bucket_counts = decode_rows(histograms)
     except HistogramError as error:
         raise BadInput(f"{where}: line {timed_rows[error.position] + 1}: hist: {error}") from None
+    try:
+        due_positions, due_buckets, due_counts = decode_rows(due_histograms)
+    except HistogramError as error:
+        raise BadInput(f"{where}: line {due_rows[error.position] + 1}: hist_due: {error}") from None
     # Endpoints are numbered in sorted order, so every output lists them the same way.
     ordered = sorted(endpoint_of)
     renumber = np.empty(len(ordered), dtype=np.int64)
@@ -289,10 +325,38 @@ def _read_windows(folder: ResultsFolder) -> tuple[pd.DataFrame, dict[str, np.nda
                          "status": np.asarray(statuses, dtype=np.int64), "kind": pd.Series(kinds, dtype=object),
                          "count": np.asarray(counts, dtype=np.int64), "bytes": np.asarray(sizes, dtype=np.int64)})
 
-    row_of = np.asarray(timed_rows, dtype=np.int64)[positions]
-    latency = {"second": rows["second"].to_numpy()[row_of], "endpoint": rows["endpoint"].to_numpy()[row_of],
-               "bucket": buckets, "count": bucket_counts}
-    return rows, latency, tuple(ordered)
+    def counters(row_numbers: list[int], at: np.ndarray, bucket: np.ndarray, count: np.ndarray) -> dict:
+        row_of = np.asarray(row_numbers, dtype=np.int64)[at]
+        return {"second": rows["second"].to_numpy()[row_of], "endpoint": rows["endpoint"].to_numpy()[row_of],
+                "bucket": bucket, "count": count}
+
+    latency = counters(timed_rows, positions, buckets, bucket_counts)
+    latency_due = counters(due_rows, due_positions, due_buckets, due_counts)
+    return rows, latency, latency_due, tuple(ordered)
+
+
+_ARRIVAL_COUNTS = ("planned", "started", "dropped")
+
+
+def _read_arrivals(folder: ResultsFolder) -> pd.DataFrame:
+    """arrivals.jsonl as columns (second, stage, planned, started, dropped); lines of one key add up."""
+    where = folder.path / "arrivals.jsonl"
+    lines = _read_lines(folder, "arrivals.jsonl")
+    for number, line in enumerate(lines, 1):
+        if not _number(line.get("t")) or line["t"] < 0:
+            raise BadInput(f"{where}: line {number}: t: must be a number >= 0, got {json.dumps(line.get('t'))}")
+        if not isinstance(line.get("stage"), str):
+            raise BadInput(f"{where}: line {number}: stage: must be text, got {json.dumps(line.get('stage'))[:60]}")
+        for key in _ARRIVAL_COUNTS:
+            value = line.get(key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise BadInput(f"{where}: line {number}: {key}: must be a whole number >= 0, got {json.dumps(value)}")
+    frame = pd.DataFrame({"second": np.asarray([int(line["t"]) for line in lines], dtype=np.int64),
+                          "stage": pd.Series([line["stage"] for line in lines], dtype=object),
+                          **{key: np.asarray([line[key] for line in lines], dtype=np.int64) for key in _ARRIVAL_COUNTS}})
+    if not len(frame):
+        return frame
+    return frame.groupby(["second", "stage"], as_index=False, sort=True)[list(_ARRIVAL_COUNTS)].sum()
 
 
 def _busiest_cpu(sample: dict) -> float | None:
@@ -304,11 +368,15 @@ def _busiest_cpu(sample: dict) -> float | None:
 
 
 def _read_load(folder: ResultsFolder) -> pd.DataFrame:
-    """load.jsonl as columns; ``cpu_percent`` is the busiest process's (workers included, in distributed runs)."""
-    columns = ("t", "stage", "target_users", "users", "rps")
+    """load.jsonl as columns; ``cpu_percent`` is the busiest process's (workers included, in distributed runs).
+
+    Open model: also ``target_arrival_rate``, ``in_flight``, ``in_flight_max`` and ``pool`` (NaN when closed)."""
+    columns = ("t", "stage", "target_users", "users", "rps", "target_arrival_rate", "in_flight", "in_flight_max",
+               "pool")
     samples = [line for line in _read_lines(folder, "load.jsonl") if _number(line.get("t"))]
     frame = pd.DataFrame({column: [sample.get(column) for sample in samples] for column in columns})
     frame["cpu_percent"] = [_busiest_cpu(sample) for sample in samples]
-    for column in ("t", "target_users", "users", "rps", "cpu_percent"):
+    for column in ("t", "target_users", "users", "rps", "cpu_percent", "target_arrival_rate", "in_flight",
+                   "in_flight_max", "pool"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     return frame.sort_values("t", kind="stable").reset_index(drop=True)

@@ -10,6 +10,13 @@ encoded (HdrHistogram's compressed base64 form, which merges exactly), to be
 written by the caller; closed windows are dropped from memory and their
 histograms reused, so memory does not grow with the length of the run.
 
+Open model: a request that carries the time it was due by the arrival
+schedule (``RequestRecord.due_time_s``) is also filed, under the same key and
+window, into a second histogram of the time from that due moment to its
+answer (``from_due_us``: corrected for coordinated omission); its rows carry
+it as ``hist_due``. Closed-model rows have no ``hist_due``: their latency is
+not corrected.
+
 Keyed by completion, not start: a window can then be closed the moment it
 ends, instead of waiting for the slowest request that started in it.
 
@@ -56,6 +63,8 @@ class _Cell:
     histogram: HdrHistogram
     count: int = 0
     response_bytes: int = 0
+    due_histogram: HdrHistogram | None = None
+    """Times from when each request was due (open model); None until a request brings one."""
 
 
 @dataclass(frozen=True)
@@ -72,11 +81,16 @@ class WindowRow:
     response_bytes: int
     histogram: str
     """The encoded HdrHistogram of response times in microseconds."""
+    histogram_due: str | None = None
+    """Open model: the encoded HdrHistogram of times from when each request was due, in microseconds."""
 
     def to_json(self) -> dict:
         """The row as one line of ``windows.jsonl``."""
-        return {"t": self.window_start_s, "name": self.name, "method": self.method, "status": self.status,
-                "kind": self.kind, "count": self.count, "bytes": self.response_bytes, "hist": self.histogram}
+        row = {"t": self.window_start_s, "name": self.name, "method": self.method, "status": self.status,
+               "kind": self.kind, "count": self.count, "bytes": self.response_bytes, "hist": self.histogram}
+        if self.histogram_due is not None:
+            row["hist_due"] = self.histogram_due
+        return row
 
 
 class WindowedRecorder:
@@ -102,15 +116,25 @@ class WindowedRecorder:
         index = max(0, math.floor(completed_s / self.window_s))
         cell = self._cell(self._open.setdefault(index, {}), (rec.name, rec.method, rec.status, rec.kind))
         cell.histogram.record_value(max(LOWEST_US, rec.response_time_us))
+        from_due_us = rec.from_due_us
+        if from_due_us is not None:
+            if cell.due_histogram is None:
+                cell.due_histogram = self._spare.pop() if self._spare else new_histogram()
+            cell.due_histogram.record_value(min(HIGHEST_US, max(LOWEST_US, from_due_us)))
         cell.count += 1
         cell.response_bytes += rec.response_bytes
         self.recorded += 1
 
-    def merge(self, window_start_s: float, key: Key, count: int, response_bytes: int, histogram: str) -> None:
+    def merge(self, window_start_s: float, key: Key, count: int, response_bytes: int, histogram: str,
+              histogram_due: str | None = None) -> None:
         """Add one row recorded elsewhere (a worker's ``WindowRow``) into the window it belongs to."""
         index = max(0, round(window_start_s / self.window_s))
         cell = self._cell(self._open.setdefault(index, {}), key)
         cell.histogram.add(HdrHistogram.decode(histogram))
+        if histogram_due is not None:
+            if cell.due_histogram is None:
+                cell.due_histogram = self._spare.pop() if self._spare else new_histogram()
+            cell.due_histogram.add(HdrHistogram.decode(histogram_due))
         cell.count += count
         cell.response_bytes += response_bytes
         self.recorded += count
@@ -135,13 +159,21 @@ class WindowedRecorder:
 
     def _close(self, index: int) -> Iterator[WindowRow]:
         for key, cell in sorted(self._open.pop(index).items()):
+            due = cell.due_histogram
             yield WindowRow(index * self.window_s, *key, cell.count, cell.response_bytes,
-                            cell.histogram.encode().decode("ascii"))
+                            cell.histogram.encode().decode("ascii"),
+                            None if due is None else due.encode().decode("ascii"))
             # The run's totals grow a window at a time (exact: HdrHistograms add losslessly), not per request.
             total = self._cell(self.totals, key)
             total.histogram.add(cell.histogram)
             total.count += cell.count
             total.response_bytes += cell.response_bytes
+            if due is not None:
+                if total.due_histogram is None:
+                    total.due_histogram = new_histogram()
+                total.due_histogram.add(due)
+                due.reset()
+                self._spare.append(due)
             cell.histogram.reset()
             self._spare.append(cell.histogram)
 
