@@ -31,6 +31,7 @@ and only then renamed to ``OUT``.
 
 from __future__ import annotations
 
+import bisect
 import math
 import os
 import re
@@ -120,13 +121,16 @@ class _BySecond:
 
     counts: dict[int, Counter] = field(default_factory=lambda: defaultdict(Counter))
     first: datetime | None = None
+    _seconds: list[int] | None = None
 
     def span(self, start_s: int, end_s: int) -> Counter:
-        """Everything filed in ``[start_s, end_s)``."""
+        """Everything filed in ``[start_s, end_s)``; visits only the seconds that hold something."""
+        if self._seconds is None or len(self._seconds) != len(self.counts):
+            self._seconds = sorted(self.counts)
         total: Counter = Counter()
-        for second in range(start_s, end_s):
-            if second in self.counts:
-                total.update(self.counts[second])
+        for second in self._seconds[bisect.bisect_left(self._seconds, start_s):
+                                    bisect.bisect_left(self._seconds, end_s)]:
+            total.update(self.counts[second])
         return total
 
 
@@ -154,7 +158,8 @@ def _checked(options: FromLogOptions) -> tuple[int, str]:
     return int(interval), name
 
 
-def _read(reader: LogReader, matcher: StepMatcher) -> _BySecond:
+def _read(reader: LogReader, matcher: StepMatcher | None) -> _BySecond:
+    """File every record by second: its step (or ``unmatched``), or for a CSV its ``journeys``."""
     filed = _BySecond()
     for record in reader:
         if filed.first is None or record.time < filed.first:
@@ -163,7 +168,7 @@ def _read(reader: LogReader, matcher: StepMatcher) -> _BySecond:
         if record.target is None:
             filed.counts[second]["journeys"] += record.count
         else:
-            filed.counts[second][matcher.step_of(record.target) or "unmatched"] += 1
+            filed.counts[second][(matcher and matcher.step_of(record.target)) or "unmatched"] += 1
     if filed.first is None:
         if reader.first_bad is None:
             raise BadInput(f"{reader.path}: empty, no request to replay")
@@ -173,6 +178,7 @@ def _read(reader: LogReader, matcher: StepMatcher) -> _BySecond:
 
 
 def _window(options: FromLogOptions, filed: _BySecond, interval_s: int) -> tuple[int, int]:
+    """``[start_s, end_s)`` in Unix seconds, from --from/--to or the log's first and last records."""
     assert filed.first is not None
     seconds = filed.counts.keys()
     start = parse_moment(options.start, filed.first, "--from") if options.start else None
@@ -197,16 +203,15 @@ def profile_from_log(options: FromLogOptions) -> FromLog:
         BadInput: a bad option or log, nothing usable in the window, or a profile that does not validate.
     """
     interval_s, name = _checked(options)
-    matcher = StepMatcher(options.patterns, f"--adapter {options.adapter}")
     reader = LogReader(options.log, options.fmt)
-    filed = _read(reader, matcher)
+    csv = reader.format == "csv"  # a CSV has no URLs: no patterns needed, none checked
+    filed = _read(reader, None if csv else StepMatcher(options.patterns, f"--adapter {options.adapter}"))
     start_s, end_s = _window(options, filed, interval_s)
     bounds = list(range(start_s, end_s, interval_s)) + [end_s]
     left_out = 0
     if (bounds[-1] - bounds[-2]) * options.time_scale < MIN_STAGE_S:  # a tail too short to be a stage
         left_out, bounds = bounds[-1] - bounds[-2], bounds[:-1]
     stages = [filed.span(a, b) for a, b in zip(bounds, bounds[1:])]
-    csv = reader.format == "csv"
     starts = [stage["journeys"] if csv else sum(stage[step] for step in ENTRY_STEPS) for stage in stages]
     if csv:
         _check_row_spacing(filed, interval_s, start_s, end_s)
@@ -251,6 +256,8 @@ def _check_row_spacing(filed: _BySecond, interval_s: int, start_s: int, end_s: i
 
 def _write_validated(out: Path, text: str) -> None:
     """Write *text* to ``OUT.part``, load it as any profile is loaded, then rename it to *out*."""
+    if out.is_dir():
+        raise BadInput(f"-o: {out} is a folder; name the profile file, e.g. {out / 'profile.yaml'}")
     part = out.with_name(out.name + ".part")
     try:
         part.write_text(text, encoding="utf-8")
@@ -258,10 +265,13 @@ def _write_validated(out: Path, text: str) -> None:
         raise BadInput(f"-o: cannot write {out} ({error.strerror or error})") from None
     try:
         load_profile(part)
+        os.replace(part, out)
     except BadInput as error:
-        part.unlink(missing_ok=True)
         raise BadInput(f"{out}: the profile made from the log does not validate: {error}") from None
-    os.replace(part, out)
+    except OSError as error:
+        raise BadInput(f"-o: cannot write {out} ({error.strerror or error})") from None
+    finally:
+        part.unlink(missing_ok=True)
 
 
 def _clock(second: int, filed: _BySecond) -> str:

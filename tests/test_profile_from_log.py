@@ -7,6 +7,7 @@ as a subprocess), and what it writes is loaded back with ``load_profile``.
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 import re
@@ -340,8 +341,8 @@ def test_a_csv_curve_becomes_a_profile_with_an_assumed_or_given_mix(tmp_path):
     assert _stages(out) == [("w001-09h00m00s", "10s", 1.3), ("w002-09h00m10s", "10s", 1.7)]  # 0+1+2+3+0+1+2+3+0+1 = 13
     assert yaml.safe_load(out.read_text())["mix"] == dict(profiles.from_log.DEFAULT_CSV_MIX)
     assert "# Mix: assumed, a CSV has no URLs: set your own with --mix" in out.read_text()
-    done = _cli(log, "-o", out, "--mix", "buyer=1,sniper=3")
-    assert done.returncode == 0, done.stderr
+    done = _cli(log, "-o", out, "--mix", "buyer=1,sniper=3", "--adapter", "locustfiles.adapter:ShopAdapter")
+    assert done.returncode == 0, done.stderr  # an adapter without url_patterns does for a CSV
     assert yaml.safe_load(out.read_text())["mix"] == {"browser": 0, "abandoner": 0, "buyer": 1, "sniper": 3}
 
 
@@ -401,6 +402,9 @@ BAD = [
                  id="zero-interval"),
     pytest.param(lambda tmp: (_write(tmp, SMALL), "--adapter", "nope"),
                  "Error: --adapter: unknown adapter 'nope'; use stub, example or module:Class", id="unknown-adapter"),
+    pytest.param(lambda tmp: (_write(tmp, SMALL), "--adapter", "locustfiles.adapter:ShopAdapter"),
+                 "Error: --adapter locustfiles.adapter:ShopAdapter: url_patterns: needs an entry step (browse or "
+                 "sale), got none", id="adapter-without-url-patterns"),
     pytest.param(lambda tmp: (_write(tmp, [_line(0, "/healthz"), _line(13, "/metrics")]),),
                  "Error: {log}: no request to an entry step (browse or sale) of --adapter stub between "
                  "2026-11-20 10:00:00 +0100 and 2026-11-20 10:00:14 +0100: nothing to replay", id="no-entry-step"),
@@ -432,10 +436,27 @@ def test_bad_input_is_one_error_line_and_exit_2(tmp_path, make, message):
 
 
 def test_an_unwritable_output_is_one_error_line(tmp_path):
-    """-o into a folder that does not exist: one line, exit 2."""
-    done = _cli(_write(tmp_path, SMALL), "-o", tmp_path / "missing" / "p.yaml")
+    """-o into a folder that does not exist, or naming a folder: one line, exit 2, nothing left behind."""
+    log = _write(tmp_path, SMALL)
+    done = _cli(log, "-o", tmp_path / "missing" / "p.yaml")
     assert (done.returncode, done.stderr) == (2, f"Error: -o: cannot write {tmp_path}/missing/p.yaml "
                                                  "(No such file or directory)\n")
+    (tmp_path / "here").mkdir()
+    done = _cli(log, "-o", tmp_path / "here")
+    assert (done.returncode, done.stderr) == (2, f"Error: -o: {tmp_path}/here is a folder; name the profile file, "
+                                                 f"e.g. {tmp_path}/here/profile.yaml\n")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["here", log.name]
+
+
+def test_a_gzipped_log_reads_like_the_plain_one(tmp_path):
+    """A rotated log (access.log.1.gz) is read through gzip: the same profile as the plain file."""
+    plain = _write(tmp_path, SMALL)
+    packed = tmp_path / "access.log.1.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    assert _cli(plain, "-o", tmp_path / "a.yaml", "--name", "same").returncode == 0
+    done = _cli(packed, "-o", tmp_path / "b.yaml", "--name", "same")
+    assert done.returncode == 0, done.stderr
+    assert _stages(tmp_path / "b.yaml") == _stages(tmp_path / "a.yaml")
 
 
 # Replaying the sample against the stub
