@@ -167,6 +167,7 @@ class WorkerState:
                 "last_report_t": None if self.last_report_t is None else round(self.last_report_t, 3),
                 "requests_received": self.received, "requests_recorded": self.recorded,
                 "final_report": self.final, "cpu_percent": self.cpu_percent,
+                **({"share": list(self.share)} if self.share is not None else {}),
                 "lost_t": None if self.lost_t is None else round(self.lost_t, 3)}
 
 

@@ -52,7 +52,7 @@ class ObjectiveResult:
     """An objective's outcome: ``pass``, ``fail`` or ``no_data``, with what was observed against what bound.
 
     ``observed`` and ``bound`` are in ``unit``: ms (latency), % (rates), req/s (throughput),
-    s (recovery time), arrivals (dropped arrivals).
+    s (recovery time), arrivals (dropped arrivals; % when the bound is a share of the planned ones).
     """
 
     name: str
@@ -92,6 +92,8 @@ def format_value(value: float | None, unit: str) -> str:
 def _unit(objective: Objective) -> str:
     if objective.recovery:
         return "s"
+    if objective.metric == "dropped_arrivals" and objective.bound.is_fraction:
+        return "%"
     return {"latency": "ms", "rate": "%", "throughput": "req/s"}.get(objective.kind, "arrivals")
 
 
@@ -134,7 +136,7 @@ class _Judgement:
     def result(self) -> ObjectiveResult:
         objective, analysis = self.objective, self.analysis
         if objective.metric == "dropped_arrivals":
-            return self.no_data("dropped arrivals are not recorded yet (open-model runs, a later issue)")
+            return self.dropped_arrivals()
         if len(self.group) == 0:
             return self.no_data(f"no request matched {objective.endpoint_label}")
         self.counts = analysis.counts(self.group)
@@ -157,6 +159,60 @@ class _Judgement:
         starts = np.arange(first, stop - length + 1)
         values, judged, passed = self.windows(starts, length)
         return self.outcome(starts, length, values, judged, passed, requests, note)
+
+    def dropped_arrivals(self) -> ObjectiveResult:
+        """Arrivals dropped because every in-flight shopper was busy (open model), by their due second.
+
+        A count (``bound: 0``) or a share of the planned arrivals (``bound: 1%``); the endpoint
+        does not matter (an arrival is a journey). Closed-model runs have no schedule: no data.
+        """
+        objective, analysis = self.objective, self.analysis
+        if not analysis.has_arrivals:
+            return self.no_data("a closed-model run has no arrival schedule (dropped arrivals are recorded by "
+                                "profiles with arrival_rate)")
+        first, stop = 0, analysis.window_count
+        if objective.scope.stage:
+            stage = analysis.stage(objective.scope.stage)
+            first, stop = stage.first_window, stage.stop_window
+            if stop <= first:
+                return self.no_data(f"stage {stage.name} was not reached (the run spans {analysis.window_count} s)")
+        counts = analysis.arrival_counts
+        planned, dropped = counts["planned"], counts["dropped"]
+        total_planned = int(planned[first:stop].sum())
+        if total_planned == 0:
+            return self.no_data(f"no arrival was planned in {objective.scope.label}")
+        length = min(objective.scope.window_s or stop - first, stop - first)
+        starts = np.arange(first, stop - length + 1)
+        planned_w, dropped_w = _window_sums(planned, starts, length), _window_sums(dropped, starts, length)
+        bound = objective.bound.value
+        if objective.bound.is_fraction:
+            passed = dropped_w * bound.denominator <= bound.numerator * planned_w
+            values = np.divide(100.0 * dropped_w, planned_w, out=np.zeros(len(starts)), where=planned_w > 0)
+            judged = planned_w > 0
+        else:
+            passed = dropped_w <= bound
+            values, judged = dropped_w.astype(float), np.ones(len(starts), dtype=bool)
+        unit = "%" if objective.bound.is_fraction else "arrivals"
+        failing = judged & ~passed
+        worst = float(values[judged].max())
+        windowed = objective.scope.window_s is not None
+        what = f"worst of {int(judged.sum())} windows of {length} s" if windowed else f"over {length} s"
+        result = replace(self.base, status="fail" if failing.any() else "pass", observed=round(worst, 6),
+                         observed_text=format_value(worst, unit), unit=unit,
+                         detail=f"{int(dropped[first:stop].sum())} of {total_planned} planned arrivals dropped; {what}",
+                         requests=total_planned, windows_judged=int(judged.sum()) if windowed else None,
+                         windows_failed=int(failing.sum()) if windowed else None)
+        if failing.any():
+            start = int(starts[int(np.flatnonzero(failing)[0])])
+            moment = start + int(np.flatnonzero(dropped[start:start + length])[0]) if dropped[start:start + length].any() \
+                else start
+            load = analysis.load_at(moment) or {}
+            result = replace(result, first_failure=FailurePoint(
+                t_s=moment, window_start_s=start, window_end_s=start + length, stage=analysis.stage_at(moment),
+                users=load.get("users"), target_users=load.get("target_users"), rps=load.get("rps"),
+                observed=round(float(dropped[moment]), 6),
+                observed_text=f"{int(dropped[moment])} of {int(planned[moment])} dropped"))
+        return result
 
     def windows(self, starts: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per window: the value (in ``unit``), whether it was judged, whether it passed."""

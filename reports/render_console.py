@@ -11,6 +11,7 @@ the cursor, clear the screen or recolour the terminal.
       FAIL  checkout-504-peak-windows: status 504 rate 70.3% (bound <= 0.5%, every 30 s of stage peak)
             first at 6 s in stage peak, 300 users, 75.8 req/s
       pass  browse-p99: p99 70.3 ms (bound <= 1s, run)
+      arrivals (open model): 4904 planned, 4611 started, 293 dropped (5.97%); p95 2 s from the send, 3.4 s from due
       capacity: held 8 users (stage step-1, 16 req/s); broke at 24 users (stage step-2, 42 req/s) (...)
       breaks at 0.386x of the July 15 peak (16.2 req/s of POST /checkout) (held up to 0.185x)
       no knee up to 60 users: p95 grew at most 2.9 times as fast as throughput
@@ -23,7 +24,7 @@ from __future__ import annotations
 from reports.analysis import Analysis
 from reports.capacity import Capacity
 from reports.diagnosis import Diagnosis
-from reports.objectives import ObjectiveResult
+from reports.objectives import ObjectiveResult, format_value
 from reports.safe_text import visible
 from reports.verdict import Verdict
 
@@ -47,6 +48,21 @@ def _line(result: ObjectiveResult) -> list[str]:
     return [head, f"          first at {point.t_s} s in stage {visible(point.stage or '-')}{load}{rps}"]
 
 
+def _arrivals(analysis: Analysis) -> list[str]:
+    """Open model: the arrivals and the two p95s of every request; nothing for a closed-model run."""
+    arrivals = analysis.arrival_stats(0, analysis.window_count)
+    if arrivals is None:
+        return []
+    run = analysis.summary["overall"]["run"]
+    latency = ""
+    if run["latency_ms"] is not None and run.get("latency_from_due_ms") is not None:
+        latency = (f"; p95 {format_value(run['latency_ms']['p95'], 'ms')} from the send, "
+                   f"{format_value(run['latency_from_due_ms']['p95'], 'ms')} from due")
+    dropped = f" ({format_value(arrivals['dropped_pct'], '%')})" if arrivals["dropped"] else ""
+    return [f"  arrivals (open model): {arrivals['planned']} planned, {arrivals['started']} started, "
+            f"{arrivals['dropped']} dropped{dropped}{latency}"]
+
+
 def render_console(verdict: Verdict, analysis: Analysis, *, capacity: Capacity | None = None,
                    diagnosis: Diagnosis | None = None) -> str:
     """The summary's text, ending in a newline."""
@@ -60,6 +76,7 @@ def render_console(verdict: Verdict, analysis: Analysis, *, capacity: Capacity |
         lines += _line(result)
     lines += [f"  run check failed: {visible(c.name)}: {visible(c.detail)}" for c in verdict.checks if not c.ok]
     lines += [f"  warning: {visible(w)}" for w in verdict.warnings]
+    lines += _arrivals(analysis)
     if capacity is not None:
         lines += [f"  {visible(line, 400)}" for line in capacity.summary[:1] + capacity.summary[2:3] +
                   capacity.summary[1:2]]

@@ -38,6 +38,7 @@ from reports.analysis import Analysis
 from reports.charts import draw_charts
 from reports.compare import FLOORS, Change, compare_runs
 from reports.objectives import ObjectiveResult, format_value
+from reports.render_markdown import LATENCY_NOTE
 from reports.safe_text import visible
 from reports.timeline import Timeline, build_timeline
 from reports.verdict import Verdict
@@ -77,10 +78,21 @@ def _share(stats: Mapping, status: str) -> str:
 
 def _stats_row(stats: Mapping) -> dict[str, Any]:
     latency = stats["latency_ms"]
+    due = stats.get("latency_from_due_ms")
     return {"requests": f"{stats['requests']:,}", "failures": f"{stats['failures']:,}",
             "error_rate": format_value(stats["error_rate_pct"], "%"), "rate_504": _share(stats, "504"),
             "rate_limited": f"{stats['rate_limited']:,}", "ok_per_s": format_value(stats["throughput_rps"], "req/s"),
-            **{key: _ms(latency, key) for key in ("p50", "p90", "p95", "p99", "p99.9", "max")}}
+            **{key: _ms(latency, key) for key in ("p50", "p90", "p95", "p99", "p99.9", "max")},
+            "due_p95": _ms(due, "p95"), "due_p99": _ms(due, "p99")}
+
+
+def _model_row(analysis: Analysis) -> tuple[str, str]:
+    """The run block's line on the load model: open with its arrivals, or closed (latency not corrected)."""
+    arrivals = analysis.arrival_stats(0, analysis.window_count)
+    if arrivals is None:
+        return ("load model", "closed (users); latency not corrected for coordinated omission")
+    return ("load model", f"open (arrivals): {arrivals['planned']:,} planned, {arrivals['started']:,} started, "
+                          f"{arrivals['dropped']:,} dropped; latency also from when each request was due")
 
 
 def _where(result: ObjectiveResult) -> str:
@@ -231,7 +243,10 @@ def render_html(verdict: Verdict, analysis: Analysis, *, capacity: Finding | Non
                 ("target", _text(info.target or "-")), ("adapter", _text(info.adapter or "-")),
                 ("started", _text(info.started_at or "-")), ("ended", _text(info.ended_at or "-")),
                 ("status", _text(info.status)), ("seconds", f"{analysis.window_count:,}"),
-                ("requests", f"{overall['run']['requests']:,}"), ("SLOs", _text(verdict.slo_source))],
+                ("requests", f"{overall['run']['requests']:,}"), _model_row(analysis),
+                ("SLOs", _text(verdict.slo_source))],
+        "latency_corrected": analysis.latency_corrected,
+        "latency_note": LATENCY_NOTE[analysis.latency_corrected],
         "counts": {status: verdict.count(status) for status in ("pass", "fail", "no_data")},
         "capacity": capacity_section(None if capacity is None else capacity.to_json()),
         "diagnosis": diagnosis_section(None if diagnosis is None else diagnosis.to_json()),

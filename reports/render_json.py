@@ -18,9 +18,12 @@ document this module writes against it). Top level::
                        first_failure: null | {t_s, window_start_s, window_end_s, stage, users,
                                               target_users, rps, observed, observed_text}}]
     checks           [{name, ok, detail}]: the run's validity checks
+    generator        {saturated, under_driven, max_cpu_percent, planned_arrivals, dropped_arrivals, detail}:
+                     was the load offered as planned (arrivals null for closed-model runs)
     warnings         [text]
     summary          {overall: stats, endpoints: [{endpoint, method, name, ...stats}]} for the whole
-                     run; stats as in analysis.json (requests, failures, error_rate_pct, latency_ms, ...)
+                     run; stats as in analysis.json (requests, failures, error_rate_pct, latency_ms,
+                     latency_corrected, latency_from_due_ms (open model; null when not corrected), ...)
     capacity         null | {levels [{name, stage, first_s, stop_s, users, requests_per_s, ok_per_s,
                        error_rate_pct, p95_ms, endpoints {METHOD name: {requests, requests_per_s, ok_per_s,
                        p95_ms}}, status (held | failed | not_judged), judged, failed [objective],
@@ -71,6 +74,7 @@ def verdict_document(verdict: Verdict, analysis: Analysis, *, capacity: Capacity
                    "failed": verdict.count("fail"), "no_data": verdict.count("no_data")},
         "objectives": [dataclasses.asdict(result) for result in verdict.objectives],
         "checks": [dataclasses.asdict(check) for check in verdict.checks],
+        "generator": verdict.generator,
         "warnings": list(verdict.warnings),
         "summary": {"overall": summary["overall"]["run"],
                     "endpoints": [{"endpoint": e["endpoint"], "method": e["method"], "name": e["name"], **e["run"]}

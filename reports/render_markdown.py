@@ -3,7 +3,9 @@
 Layout: a heading with the verdict and exit code, the run in one line, why (the reasons), a table
 of objectives (result, name, endpoint, metric, scope, observed, bound, where it first failed), the
 run's validity checks, and a table of endpoints over the whole run (requests, failures, error rate,
-429s, p50/p95/p99/max, throughput). Then, informing only: capacity (its summary lines, a table of load
+429s, p50/p95/p99/max, throughput; open-model runs add p95 and p99 from when each request was due,
+corrected for coordinated omission, and closed-model runs say their latency is not corrected), and for
+open-model runs the arrivals: planned, started and dropped, over the run and per stage. Then, informing only: capacity (its summary lines, a table of load
 levels: users, req/s, ok/s, p95, error rate, result, objectives failed, and the requests per second
 of each endpoint at the sustainable and the first failed level) and the root-cause hints
 (the summary, a table of suspects by confidence, notes, the metric names used). GitHub renders it as is
@@ -28,7 +30,15 @@ from reports.objectives import ObjectiveResult, format_value
 from reports.safe_text import visible
 from reports.verdict import Verdict
 
-__all__ = ["render_markdown", "cell"]
+__all__ = ["render_markdown", "cell", "LATENCY_NOTE"]
+
+LATENCY_NOTE = {
+    True: "Latency from the actual send (p50 to max) and, corrected for coordinated omission, from when each "
+          "request was due by the arrival schedule (from due).",
+    False: "Latency from the actual send, not corrected for coordinated omission (closed model: a shopper "
+           "waiting for an answer sends nothing meanwhile).",
+}
+"""How each kind of run's latency is to be read, said under every endpoint table."""
 
 _MARKDOWN = re.compile(r"([\\`*_\[\]|~])")
 _LEADING = re.compile(r"^(\s*)([#=]|[-+*](?=\s|$)|\d{1,9}(?=[.)](?:\s|$)))")
@@ -70,6 +80,20 @@ def _where(result: ObjectiveResult) -> str:
 
 def _ms(latency: dict | None, key: str) -> str:
     return "" if latency is None else cell(format_value(latency[key], "ms"))
+
+
+def _arrivals(analysis: Analysis) -> list[str]:
+    """Open model: planned, started and dropped arrivals over the run and per stage (nothing when closed)."""
+    run = analysis.arrival_stats(0, analysis.window_count)
+    if run is None:
+        return []
+    rows = [[cell(name), str(stats["planned"]), str(stats["started"]), str(stats["dropped"]),
+             cell(format_value(stats["dropped_pct"], "%")), cell(format_value(stats["planned_per_s"], "/s")),
+             cell(format_value(stats["started_per_s"], "/s"))]
+            for name, stats in [("whole run", run), *((stage.name, analysis.arrival_stats(
+                stage.first_window, stage.stop_window)) for stage in analysis.stages)]]
+    return ["", "### Arrivals (open model)", "",
+            *_table(["scope", "planned", "started", "dropped", "dropped %", "planned/s", "started/s"], rows)]
 
 
 def _capacity(capacity: Capacity) -> list[str]:
@@ -125,17 +149,21 @@ def render_markdown(verdict: Verdict, analysis: Analysis, *, capacity: Capacity 
                     [[cell(c.name), "yes" if c.ok else "**no**", cell(c.detail)] for c in verdict.checks])
     if verdict.warnings:
         lines += ["", *(f"- warning: {cell(w)}" for w in verdict.warnings)]
-    lines += ["", "### Endpoints (whole run)", ""]
+    lines += _arrivals(analysis)
+    lines += ["", "### Endpoints (whole run)", "", LATENCY_NOTE[analysis.latency_corrected], ""]
     rows = []
+    corrected = analysis.latency_corrected
     for entry in analysis.summary["endpoints"]:
         stats = entry["run"]
+        due = [_ms(stats.get("latency_from_due_ms"), "p95"), _ms(stats.get("latency_from_due_ms"), "p99")] \
+            if corrected else []
         rows.append([cell(entry["endpoint"]), str(stats["requests"]), str(stats["failures"]),
                      cell(format_value(stats["error_rate_pct"], "%")), str(stats["rate_limited"]),
                      _ms(stats["latency_ms"], "p50"), _ms(stats["latency_ms"], "p95"),
-                     _ms(stats["latency_ms"], "p99"), _ms(stats["latency_ms"], "max"),
+                     _ms(stats["latency_ms"], "p99"), _ms(stats["latency_ms"], "max"), *due,
                      cell(format_value(stats["throughput_rps"], "req/s"))])
     lines += _table(["endpoint", "requests", "failures", "error rate", "429", "p50", "p95", "p99", "max",
-                     "ok/s"], rows)
+                     *(["p95 from due", "p99 from due"] if corrected else []), "ok/s"], rows)
     lines += _capacity(capacity) if capacity is not None else []
     lines += _diagnosis(diagnosis) if diagnosis is not None else []
     return "\n".join(lines) + "\n"

@@ -9,8 +9,16 @@ Verdicts and exit codes (``surgegate.exit_codes``), in order of precedence::
                      answered (every request ended without an HTTP status), or the load generator was
                      saturated (CPU >= generator.max_cpu_percent for generator.sustained)
     NOT_READY     1  an objective failed
+    INCONCLUSIVE  3  no objective failed, but the run was under-driven: an open-model run dropped
+                     arrivals (its pool of in-flight shoppers was full), so the shop was not offered
+                     the planned load and READY cannot be claimed
     INCONCLUSIVE  3  no objective failed, but one had no data to judge
     READY         0  every objective passed
+
+Under-driven is not a validity failure when an objective failed: the breach was measured at
+less than the planned load, so the shop is NOT READY all the more (the reasons say so).
+``Verdict.generator`` records the load generator's state for every run: the busiest CPU, the
+saturation check, and (open model) planned and dropped arrivals.
 
 Validity comes before breaches: a breach measured by a saturated load generator may be the
 generator's own latency, and an incomplete folder may lack the requests that decide it.
@@ -29,11 +37,17 @@ from reports.objectives import ObjectiveResult, format_value, judge_objective
 from reports.slo import Generator, SloSet
 from surgegate import exit_codes
 
-__all__ = ["Verdict", "Check", "judge", "READY", "NOT_READY", "INCONCLUSIVE", "INTERRUPTED", "EXIT_CODES"]
+__all__ = ["Verdict", "Check", "judge", "READY", "NOT_READY", "INCONCLUSIVE", "INTERRUPTED", "EXIT_CODES",
+           "UNDER_DRIVEN", "SATURATED"]
 
 READY, NOT_READY, INCONCLUSIVE, INTERRUPTED = "READY", "NOT_READY", "INCONCLUSIVE", "INTERRUPTED"
 EXIT_CODES = {READY: exit_codes.READY, NOT_READY: exit_codes.NOT_READY, INCONCLUSIVE: exit_codes.INCONCLUSIVE,
               INTERRUPTED: exit_codes.INTERRUPTED}
+
+
+UNDER_DRIVEN = "arrivals started as planned"
+"""The check an open-model run fails when it dropped arrivals."""
+SATURATED = "load generator not saturated"
 
 
 @dataclass(frozen=True)
@@ -55,6 +69,9 @@ class Verdict:
     checks: tuple[Check, ...]
     warnings: tuple[str, ...]
     slo_source: str
+    generator: dict | None = None
+    """The load generator's state: {saturated, under_driven, max_cpu_percent, planned_arrivals,
+    dropped_arrivals, detail}; arrivals are None for a closed-model run."""
 
     @property
     def exit_code(self) -> int:
@@ -77,7 +94,8 @@ def judge(analysis: Analysis, slos: SloSet) -> Verdict:
     checks, warnings = _checks(analysis, slos.generator)
     failed = [r for r in results if r.status == "fail"]
     missing = [r for r in results if r.status == "no_data"]
-    broken = [c for c in checks if not c.ok]
+    broken = [c for c in checks if not c.ok and not (c.name == UNDER_DRIVEN and failed)]
+    generator = _generator(analysis, checks)
     if analysis.info.status == "interrupted":
         verdict = INTERRUPTED
         reasons = ["the run was interrupted before its profile's end; objectives are reported but do not decide"]
@@ -89,13 +107,30 @@ def judge(analysis: Analysis, slos: SloSet) -> Verdict:
     elif failed:
         verdict = NOT_READY
         reasons = [_breach(result) for result in failed]
+        if generator["under_driven"]:
+            reasons.append(f"and that with less than the planned load: {generator['detail']}")
     elif missing:
         verdict = INCONCLUSIVE
         reasons = [f"{result.name}: {result.detail}" for result in missing]
     else:
         verdict = READY
         reasons = [f"all {len(results)} objectives met"]
-    return Verdict(verdict, tuple(reasons), results, checks, tuple(warnings), slos.source)
+    return Verdict(verdict, tuple(reasons), results, checks, tuple(warnings), slos.source, generator)
+
+
+def _generator(analysis: Analysis, checks: tuple[Check, ...]) -> dict:
+    """The load generator's state for ``verdict.json``: was the test driven as planned?"""
+    by_name = {check.name: check for check in checks}
+    cpu = analysis.data.load["cpu_percent"] if len(analysis.data.load) else None
+    max_cpu = None if cpu is None or cpu.isna().all() else round(float(cpu.max()), 1)
+    arrivals = analysis.arrival_stats(0, analysis.window_count)
+    saturated = SATURATED in by_name and not by_name[SATURATED].ok
+    under = UNDER_DRIVEN in by_name and not by_name[UNDER_DRIVEN].ok
+    details = [by_name[name].detail for name, bad in ((SATURATED, saturated), (UNDER_DRIVEN, under)) if bad]
+    return {"saturated": saturated, "under_driven": saturated or under, "max_cpu_percent": max_cpu,
+            "planned_arrivals": None if arrivals is None else arrivals["planned"],
+            "dropped_arrivals": None if arrivals is None else arrivals["dropped"],
+            "detail": "; ".join(details) if details else "driven as planned"}
 
 
 def _breach(result: ObjectiveResult) -> str:
@@ -134,10 +169,37 @@ def _checks(analysis: Analysis, generator: Generator) -> tuple[tuple[Check, ...]
     saturation = _saturation(analysis, generator)
     if saturation is None:
         warnings.append("load.jsonl has no samples: load generator saturation was not checked")
-        checks.append(Check("load generator not saturated", True, "not checked: no load samples"))
+        checks.append(Check(SATURATED, True, "not checked: no load samples"))
     else:
         checks.append(saturation)
+    arrivals = analysis.arrival_stats(0, analysis.window_count)
+    if arrivals is not None:
+        checks.append(_drops(analysis, arrivals))
     return tuple(checks), warnings
+
+
+def _drops(analysis: Analysis, arrivals: dict) -> Check:
+    """Open model: every planned arrival started, or how many were dropped, from when, at what pool."""
+    planned, dropped = arrivals["planned"], arrivals["dropped"]
+    if not dropped:
+        return Check(UNDER_DRIVEN, True, f"all {planned} planned arrivals started")
+    per_second = analysis.arrival_counts["dropped"]
+    first = int(np.flatnonzero(per_second)[0])
+    load = analysis.data.load
+    pool = _max_of(load, "pool")
+    in_flight = _max_of(load, "in_flight_max")
+    sizes = f"; {in_flight:g} of {pool:g} shoppers in flight at most" if pool is not None and in_flight is not None \
+        else ""
+    return Check(UNDER_DRIVEN, False,
+                 f"{dropped} of {planned} planned arrivals dropped ({format_value(100 * dropped / planned, '%')}), "
+                 f"the first at {first} s (stage {analysis.stage_at(first) or '-'}): the pool of in-flight shoppers "
+                 f"was full{sizes}; raise --max-in-flight to offer the planned load")
+
+
+def _max_of(frame, column: str) -> float | None:
+    if column not in frame or not len(frame) or frame[column].isna().all():
+        return None
+    return float(frame[column].max())
 
 
 def _saturation(analysis: Analysis, generator: Generator) -> Check | None:
@@ -158,10 +220,10 @@ def _saturation(analysis: Analysis, generator: Generator) -> Check | None:
             spanned = t[i - 1] - t[start] + 1.0  # each sample stands for the second before it
             if spanned >= generator.sustained_s:
                 peak = float(np.max(cpu[start:i]))
-                return Check("load generator not saturated", False,
+                return Check(SATURATED, False,
                              f"load generator CPU >= {generator.max_cpu_percent:g}% for {spanned:g} s from "
                              f"{t[start] - 1:g} s (up to {format_value(peak, '%')}); its own latency may be measured")
             start = None
-    return Check("load generator not saturated", True,
+    return Check(SATURATED, True,
                  f"CPU under {generator.max_cpu_percent:g}% or never for {generator.sustained_s:g} s "
                  f"(max {format_value(float(cpu.max()), '%')})")

@@ -25,12 +25,12 @@ def _profile(tmp_path: Path, **changes):
 
 
 def test_planned_arrivals_equal_the_schedules_integral() -> None:
-    """tests/data/open.yaml: 3 s x 6 + 5 s x 24 + 3 s x 4 = 150 arrivals, 18, 120 and 12 by stage."""
+    """tests/data/open.yaml: 2 s x 6 + 4 s x 24 + 2 s x 4 = 116 arrivals, 12, 96 and 8 by stage."""
     profile = load_profile(OPEN)
-    assert stage_counts(profile) == [18, 120, 12]
+    assert stage_counts(profile) == [12, 96, 8]
     planned = list(arrivals(profile))
-    assert len(planned) == 150 == profile.planned_arrivals
-    assert Counter(a.stage_index for a in planned) == {0: 18, 1: 120, 2: 12}
+    assert len(planned) == 116 == profile.planned_arrivals
+    assert Counter(a.stage_index for a in planned) == {0: 12, 1: 96, 2: 8}
 
 
 def test_rounding_is_carried_from_stage_to_stage(tmp_path) -> None:
@@ -57,7 +57,7 @@ def test_uniform_arrivals_are_evenly_spaced(tmp_path) -> None:
     """uniform: the k-th of n in a stage is due at start + (k + 0.5) x duration / n."""
     profile = _profile(tmp_path, arrivals="uniform")
     warm = [a.due_s for a in arrivals(profile) if a.stage_index == 0]
-    assert warm == pytest.approx([(k + 0.5) * 3 / 18 for k in range(18)])
+    assert warm == pytest.approx([(k + 0.5) * 2 / 12 for k in range(12)])
 
 
 def test_the_same_seed_gives_the_same_schedule_and_another_seed_another(tmp_path) -> None:
@@ -104,8 +104,8 @@ def test_planned_per_second_adds_up_by_second_and_stage() -> None:
     by_stage = Counter()
     for (second, stage), count in per_second.items():
         by_stage[stage] += count
-        assert 0 <= second < 11
-    assert by_stage == {0: 18, 1: 120, 2: 12}
+        assert 0 <= second < 8
+    assert by_stage == {0: 12, 1: 96, 2: 8}
 
 
 def test_a_closed_profile_has_no_schedule() -> None:

@@ -153,7 +153,8 @@ def test_no_data_never_passes(tmp_path):
         "never hit": ("no_data", "no data: no request matched /refunds"),
         "not reached": ("no_data", "no data: stage cool was not reached (the run spans 30 s)"),
         "too few": ("no_data", "no data: no window had 50 or more requests of POST /checkout"),
-        "dropped": ("no_data", "no data: dropped arrivals are not recorded yet (open-model runs, a later issue)"),
+        "dropped": ("no_data", "no data: a closed-model run has no arrival schedule (dropped arrivals are recorded "
+                               "by profiles with arrival_rate)"),
         "fine": ("pass", "30 requests; over 30 s"),
     }
     assert verdict.verdict == "INCONCLUSIVE" and verdict.exit_code == 3
