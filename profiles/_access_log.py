@@ -206,7 +206,8 @@ class LogReader:
         """(line number, text without the line end), None for a line too long to read."""
         try:
             with open(self.path, "rb") as raw:
-                stream: BinaryIO = gzip.open(raw) if raw.peek(2)[:2] == b"\x1f\x8b" else raw  # type: ignore[attr-defined, assignment]
+                gzipped = raw.peek(2)[:2] == b"\x1f\x8b"  # a rotated log, access.log.2.gz
+                stream: BinaryIO = gzip.open(raw) if gzipped else raw  # type: ignore[assignment]
                 number = 0
                 while True:
                     chunk = stream.readline(MAX_LINE_BYTES + 1)

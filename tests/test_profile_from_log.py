@@ -86,7 +86,8 @@ def test_csv_rows_take_iso_or_unix_times_and_a_header(tmp_path):
 HOSTILE = [
     ('203.0.113.250 - - [20/Nov/2026:10:00:01 +0100] "\\x16\\x03\\x01\\x02\\x00" 400 157 "-" "-"',
      "request is not 'METHOD /path HTTP/x' (got '\\x16\\x03\\x01\\x02\\x00')"),
-    ('198.51.100.77 - - [20/Nov/2026:10:00:02 +0100] "-" 408 0 "-" "-"', "request is not 'METHOD /path HTTP/x' (got '-')"),
+    ('198.51.100.77 - - [20/Nov/2026:10:00:02 +0100] "-" 408 0 "-" "-"',
+     "request is not 'METHOD /path HTTP/x' (got '-')"),
     ('192.0.2.14 - - [20/Nov/2026:10:00:03 +0100] "GET /products/41',
      "not a combined log line (client ident user [time] \"request\" status size), got "
      "'192.0.2.14 - - [20/Nov/2026:10:00:03 +0100] \"GET /produc..."),
@@ -96,8 +97,10 @@ HOSTILE = [
      "time is not like '20/Nov/2026:09:00:03 +0000' (got '2026-11-20 10:00:00')"),
     ('203.0.113.9 - - [20/Nov/2026:10:00:04 +0100] "GET \x1b[31mred HTTP/1.1" 200 1',
      "request target is not a path (got '\\x1b[31mred')"),
-    ('203.0.113.9 - - [20/Nov/2026:10:00:05 +0100] "GET sale HTTP/1.1" 200 1', "request target is not a path (got 'sale')"),
-    ("\x00\x00\x00", "not a combined log line (client ident user [time] \"request\" status size), got '\\x00\\x00\\x00'"),
+    ('203.0.113.9 - - [20/Nov/2026:10:00:05 +0100] "GET sale HTTP/1.1" 200 1',
+     "request target is not a path (got 'sale')"),
+    ("\x00\x00\x00",
+     "not a combined log line (client ident user [time] \"request\" status size), got '\\x00\\x00\\x00'"),
 ]
 
 
@@ -284,7 +287,8 @@ SMALL = [_line(0, "/products?page=1"), _line(1, "/products/4"), _line(1, "/produ
 
 
 def _stages(path: Path) -> list[tuple[str, str, float]]:
-    return [(stage["name"], stage["duration"], stage["arrival_rate"]) for stage in yaml.safe_load(path.read_text())["stages"]]
+    document = yaml.safe_load(path.read_text())
+    return [(stage["name"], stage["duration"], stage["arrival_rate"]) for stage in document["stages"]]
 
 
 def test_a_small_log_becomes_a_valid_open_profile(tmp_path):
@@ -334,7 +338,8 @@ def test_window_and_interval_options(tmp_path, options, stages):
 
 def test_a_csv_curve_becomes_a_profile_with_an_assumed_or_given_mix(tmp_path):
     """A CSV's counts are journeys; its mix is the documented default, said to be assumed, or --mix."""
-    log = _write(tmp_path, ["timestamp,count"] + [f"2026-11-20T09:00:{second:02d}Z,{second % 4}" for second in range(20)])
+    rows = [f"2026-11-20T09:00:{second:02d}Z,{second % 4}" for second in range(20)]
+    log = _write(tmp_path, ["timestamp,count", *rows])
     out = tmp_path / "curve.yaml"
     done = _cli(log, "-o", out)
     assert (done.returncode, done.stderr) == (0, "")
@@ -351,8 +356,8 @@ def test_the_sample_log_becomes_a_profile_whose_arrivals_are_its_journey_starts(
     out = tmp_path / "sample.yaml"
     done = _cli(SAMPLE, "-o", out, "--interval", "30s")
     assert (done.returncode, done.stderr) == (0, "")
-    entries = sum(1 for line in SAMPLE.read_text().splitlines()
-                  if re.search(r'\[20/Nov/2026:(09|10):[0-5]\d:[0-5]\d \+0000\] "GET /(products|sale)(\?[^ ]*)? HTTP/1.1" ', line))
+    entry = re.compile(r'\[20/Nov/2026:(09|10):[0-5]\d:[0-5]\d \+0000\] "GET /(products|sale)(\?[^ ]*)? HTTP/1.1" ')
+    entries = sum(1 for line in SAMPLE.read_text().splitlines() if entry.search(line))
     profile = load_profile(out)
     assert profile.planned_arrivals == pytest.approx(entries, abs=0.01)
     assert f"  journeys: {entries:,} started" in done.stdout
