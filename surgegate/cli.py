@@ -138,7 +138,7 @@ def _add_profile_commands(commands) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line: ``report``, ``compare``, ``demo`` and ``profile from-log``."""
-    parser = _Parser(prog="surgegate", description="Judge and compare surgegate results folders.")
+    parser = _Parser(prog="surgegate", description="Judge and compare surgegate results folders; make profiles from access logs.")
     parser.add_argument("--version", action="version", version=f"surgegate {surgegate.__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     report = commands.add_parser("report", help="rebuild a run's verdict and reports from its results folder")

@@ -386,6 +386,10 @@ BAD = [
     pytest.param(lambda tmp: (_write(tmp, ["hello", "\x1b[2J"]), "--format", "combined"),
                  "Error: {log}: line 1: not a combined log line (client ident user [time] \"request\" status size), "
                  "got 'hello'; none of the 2 lines could be read", id="nothing-readable"),
+    pytest.param(lambda tmp: (_write(tmp, SMALL[:2]), "--format", "csv"),
+                 "Error: {log}: line 1: not a 'timestamp,count' row (1 fields), got '203.0.113.7 - - "
+                 "[20/Nov/2026:10:00:00 +0100] \"GET /produ...; none of the 2 lines could be read",
+                 id="combined-read-as-csv"),
     pytest.param(lambda tmp: (_write(tmp, SMALL), "--from", "11:00", "--to", "12:00"),
                  "Error: {log}: no request between 2026-11-20 11:00:00 +0100 and 2026-11-20 12:00:00 +0100; the log "
                  "runs from 2026-11-20 10:00:00 +0100 to 2026-11-20 10:00:42 +0100", id="empty-window"),
