@@ -70,8 +70,11 @@ class ShopAdapter:
         secret_env: environment variables holding secrets this adapter needs
             (API tokens). Read once, never printed nor written to results; a
             missing one is a ``BadInput`` naming the variable.
-        url_patterns: journey step -> regex of the URL paths of that step, for
-            turning an access log into a profile.
+        url_patterns: funnel step (browse, search, product, sale, cart,
+            checkout) -> regular expression searched in a logged request
+            target, path and query string (``/products?page=2``), for
+            ``surgegate profile from-log``. Steps are tried in the order
+            written and the first match wins (see ``profiles/_funnel.py``).
         metrics_paths: source name -> path, on the target host, of a Prometheus
             endpoint to scrape during the run when no ``--metrics-url`` is
             given (see ``locustfiles/server_scrape.py``); empty for none.
@@ -240,12 +243,12 @@ class StubShopAdapter(ShopAdapter):
 
     name = "stub"
     url_patterns = {
-        "browse": r"^/products/?$",
-        "search": r"^/search/?$",
-        "product": r"^/products/[^/]+/?$",
-        "sale": r"^/sale/?$",
-        "cart": r"^/carts(/[^/]+(/items)?)?/?$",
-        "checkout": r"^/checkout/?$",
+        "browse": r"^/products/?(\?|$)",
+        "search": r"^/search/?(\?|$)",
+        "product": r"^/products/[^/?]+/?(\?|$)",
+        "sale": r"^/sale/?(\?|$)",
+        "cart": r"^/carts(/[^/?]+(/items)?)?/?(\?|$)",
+        "checkout": r"^/checkout/?(\?|$)",
     }
     metrics_paths = {"gateway": "/metrics", "app": "/metrics/app"}  # the app's own, through the gateway
     endpoint_names = ("/products", "/search", "/products/[id]", "/sale", "/carts", "/carts/[id]/items", "/carts/[id]",

@@ -32,13 +32,13 @@ class ExampleRestAdapter(ShopAdapter):
 
     name = "example"
     secret_env = ("EXAMPLE_SHOP_TOKEN",)
-    url_patterns = {
-        "browse": r"^/api/v2/items/?$",
-        "search": r"^/api/v2/items/?$",  # told apart by the query string
-        "product": r"^/api/v2/items/[^/]+/?$",
-        "sale": r"^/api/v2/promotions/current/?$",
-        "cart": r"^/api/v2/baskets(/.*)?$",
-        "checkout": r"^/api/v2/orders/?$",
+    url_patterns = {  # first match wins: search (a query= parameter) before browse (the same path)
+        "search": r"^/api/v2/items/?\?(.*&)?query=",
+        "browse": r"^/api/v2/items/?(\?|$)",
+        "product": r"^/api/v2/items/[^/?]+/?(\?|$)",
+        "sale": r"^/api/v2/promotions/current/?(\?|$)",
+        "cart": r"^/api/v2/baskets(/[^?]*)?(\?|$)",
+        "checkout": r"^/api/v2/orders/?(\?|$)",
     }
     endpoint_names = ("/api/v2/items", "/api/v2/items?query", "/api/v2/items/[sku]", "/api/v2/promotions/current",
                       "/api/v2/baskets", "/api/v2/baskets/[token]/lines/[sku]", "/api/v2/baskets/[token]",

@@ -23,7 +23,7 @@ from locustfiles.targets import check_target, normalise_hosts
 from profiles import Profile, load_profile, plan_at
 from surgegate.errors import BadInput
 
-__all__ = ["RunContext", "build_context", "load_adapter", "ADAPTERS", "DEFAULT_THINK_S"]
+__all__ = ["RunContext", "build_context", "adapter_class", "load_adapter", "ADAPTERS", "DEFAULT_THINK_S"]
 
 ADAPTERS: dict[str, str] = {
     "stub": "locustfiles.adapter:StubShopAdapter",
@@ -35,12 +35,11 @@ DEFAULT_THINK_S = (1.0, 5.0)
 """Think time between steps when the profile sets none: a person reading a page."""
 
 
-def load_adapter(spec: str, allowed_hosts: frozenset[str], environ: Mapping[str, str] | None = None) -> ShopAdapter:
-    """The adapter named ``spec`` (a short name or ``module:Class``), constructed.
+def adapter_class(spec: str) -> type[ShopAdapter]:
+    """The adapter class named ``spec`` (a short name or ``module:Class``), not constructed (no secret needed).
 
     Raises:
-        BadInput: unknown name, unimportable module, not a ``ShopAdapter``, or a
-            missing secret environment variable.
+        BadInput: unknown name, unimportable module, or not a ``ShopAdapter``.
     """
     target = ADAPTERS.get(spec, spec)
     module_name, _, class_name = target.partition(":")
@@ -52,6 +51,18 @@ def load_adapter(spec: str, allowed_hosts: frozenset[str], environ: Mapping[str,
         raise BadInput(f"--adapter: cannot load {target!r}: {type(exc).__name__}: {exc}") from None
     if not (isinstance(cls, type) and issubclass(cls, ShopAdapter)):
         raise BadInput(f"--adapter: {target!r} is not a ShopAdapter subclass")
+    return cls
+
+
+def load_adapter(spec: str, allowed_hosts: frozenset[str], environ: Mapping[str, str] | None = None) -> ShopAdapter:
+    """The adapter named ``spec`` (a short name or ``module:Class``), constructed.
+
+    Raises:
+        BadInput: unknown name, unimportable module, not a ``ShopAdapter``, or a
+            missing secret environment variable.
+    """
+    cls = adapter_class(spec)
+    target = ADAPTERS.get(spec, spec)
     kwargs: dict[str, Any] = {"allowed_hosts": allowed_hosts}
     if environ is not None:
         kwargs["environ"] = environ

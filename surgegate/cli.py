@@ -16,6 +16,13 @@
     surgegate demo [--profile NAME|FILE] [--time-scale X] [--results-dir DIR]
         ``make demo``: July 15 replayed against the stub's incident and fixed presets, judged and
         compared (see ``surgegate.demo``).
+    surgegate profile from-log LOG -o OUT.yaml [--format auto|combined|csv] [--from TIME] [--to TIME]
+            [--interval 10s] [--time-scale X] [--adapter stub|example|module:Class] [--name NAME]
+            [--max-in-flight N] [--mix browser=W,abandoner=W,buyer=W,sniper=W]
+        Turn an access log (combined format, or a timestamp,count CSV) into an open-model profile:
+        journeys started per second in each interval, and the journey mix fitted to the requests per
+        funnel step (the adapter's url_patterns); validated, written to OUT, summarised (see
+        ``profiles.from_log``).
     surgegate --version
 
 Bad input (a missing folder, not a results folder, an unreadable file, a bad SLO file, bad
@@ -28,6 +35,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import math
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,7 +47,7 @@ from surgegate.errors import BadInput, SurgegateError
 
 __all__ = ["main", "build_parser"]
 
-_COMMANDS = ("report", "compare", "demo")
+_COMMANDS = ("report", "compare", "demo", "profile")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -49,7 +57,8 @@ class _Parser(argparse.ArgumentParser):
         hint = ""
         if "invalid choice" in message:
             given = message.split("'")[1] if "'" in message else ""
-            close = difflib.get_close_matches(given, _COMMANDS, n=1)
+            choices = re.findall(r"'([^']*)'", message.partition("choose from")[2]) or _COMMANDS
+            close = difflib.get_close_matches(given, choices, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
         self.print_usage(sys.stderr)
         print(f"Error: {message}{hint}", file=sys.stderr)
@@ -66,9 +75,70 @@ def _tolerance(text: str) -> float:
     return value
 
 
+def _positive_fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number in (0, 1], got {text!r}") from None
+    if not math.isfinite(value) or not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be > 0 and <= 1, got {text!r}")
+    return value
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
+    return value
+
+
+def _mix(text: str) -> dict[str, int]:
+    """``browser=60,buyer=40`` as a mix, checked like a profile's."""
+    from profiles._schema import Fields
+
+    weights: dict[str, object] = {}
+    for part in text.split(","):
+        journey, equals, weight = part.partition("=")
+        if not equals:
+            raise argparse.ArgumentTypeError(f"must be JOURNEY=WEIGHT,... like browser=60,buyer=40, got {text!r}")
+        weights[journey.strip()] = int(weight) if weight.strip().isdigit() else weight.strip()
+    try:
+        return dict(Fields("--mix").mix("mix", weights))
+    except BadInput as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix("--mix: ")) from None
+
+
+def _add_profile_commands(commands) -> None:
+    """``profile from-log``: make a profile from an access log."""
+    profile = commands.add_parser("profile", help="make load profiles")
+    made = profile.add_subparsers(dest="profile_command", required=True, metavar="SUBCOMMAND",
+                                  parser_class=_Parser)
+    log = made.add_parser("from-log", help="an open-model profile from an access log (combined format or CSV)")
+    log.add_argument("log", metavar="LOG", help="the access log: nginx/Apache combined format, or timestamp,count CSV")
+    log.add_argument("-o", "--out", metavar="OUT.yaml", required=True, help="the profile file to write")
+    log.add_argument("--format", dest="fmt", choices=("auto", "combined", "csv"), default="auto",
+                     help="the log's format (default: auto, from its first lines)")
+    log.add_argument("--from", dest="start", metavar="TIME",
+                     help="window start: +DURATION after the first record, HH:MM[:SS], ISO 8601 or the log's own "
+                          "format (default: the first record)")
+    log.add_argument("--to", dest="end", metavar="TIME", help="window end, excluded (default: after the last record)")
+    log.add_argument("--interval", default="10s", help="length of one stage, whole seconds: '10s', '1m' (default 10s)")
+    log.add_argument("--time-scale", type=_positive_fraction, default=1.0,
+                     help="the profile's time_scale, in (0, 1]: replay seconds per second of the log (default 1)")
+    log.add_argument("--adapter", default="stub", help="whose url_patterns map URLs to funnel steps: stub (default), "
+                                                       "example, or module:Class")
+    log.add_argument("--name", help="the profile's name (default: from the log's file name)")
+    log.add_argument("--max-in-flight", type=_at_least_one, help="the profile's max_in_flight (default: none written)")
+    log.add_argument("--mix", type=_mix, help="the journey mix, e.g. browser=60,abandoner=20,buyer=15,sniper=5 "
+                                             "(default: fitted to the log; a CSV's is assumed)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The command line: ``report`` and ``compare``."""
-    parser = _Parser(prog="surgegate", description="Judge and compare surgegate results folders.")
+    """The command line: ``report``, ``compare``, ``demo`` and ``profile from-log``."""
+    parser = _Parser(prog="surgegate", description="Judge and compare surgegate results folders; make profiles from access logs.")
     parser.add_argument("--version", action="version", version=f"surgegate {surgegate.__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     report = commands.add_parser("report", help="rebuild a run's verdict and reports from its results folder")
@@ -98,7 +168,21 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--expected-peak", metavar="LOAD",
                          help="the load both runs' capacity is compared with (as for report); default: the July 15 "
                               "peak")
+    _add_profile_commands(commands)
     return parser
+
+
+def _profile_from_log(args: argparse.Namespace) -> int:
+    from locustfiles.run_context import adapter_class
+    from profiles.from_log import FromLogOptions, profile_from_log
+
+    options = FromLogOptions(
+        log=args.log, out=args.out, fmt=args.fmt, start=args.start, end=args.end, interval=args.interval,
+        time_scale=args.time_scale, patterns=adapter_class(args.adapter).url_patterns, adapter=args.adapter,
+        name=args.name, max_in_flight=args.max_in_flight, mix=args.mix,
+    )
+    sys.stdout.write(profile_from_log(options).summary)
+    return exit_codes.READY
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -168,6 +252,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from surgegate import demo
 
             return demo.run(args)
+        if args.command == "profile":
+            return _profile_from_log(args)
         return _report(args) if args.command == "report" else _compare(args)
     except SurgegateError as error:
         print(f"Error: {error}", file=sys.stderr)

@@ -140,7 +140,7 @@ def test_version_and_usage_errors(runner):
     assert runner("--version") == (0, f"surgegate {surgegate.__version__}\n", "")
     code, _, err = runner("reprot", "x")
     assert code == 2 and err.endswith("Error: argument COMMAND: invalid choice: 'reprot' (choose from 'report', "
-                                      "'demo', 'compare') (did you mean 'report'?)\n")
+                                      "'demo', 'compare', 'profile') (did you mean 'report'?)\n")
 
 
 def test_compare_same_run_is_not_worse(tmp_path, runner):
