@@ -44,6 +44,7 @@ from reports.results_folder import ResultsFolder
 from profiles import shipped_profiles
 from profiles.shape import ProfileShape
 from surgegate import exit_codes
+from surgegate.net import check_reachable
 from surgegate.errors import SurgegateError
 
 __all__ = ["FlashSaleShopper", "ProfileShape"]
@@ -183,10 +184,18 @@ def _on_signal() -> None:
 
 
 def _start_recording(environment, options, context: RunContext, run_id: str = "") -> None:
-    """Check the SLO file, make the run's results folder (or fail with BadInput) and get ready to record into it."""
+    """Check the SLO file and the target, make the run's results folder and get ready to record into it.
+
+    Raises:
+        BadInput: the SLO file, the metrics options or the results folder (exit 2).
+        TargetUnreachable: nothing answers at the target (exit 3), checked after every input, before any load.
+            Not checked with ``--master`` alone: its workers, elsewhere, may reach what it cannot.
+    """
     global _recording
     slo_path = recording.check_slo(options, context.profile, context.adapter)
     scraper = server_scrape.from_options(options, context.host, context.adapter)
+    if not getattr(options, "master", False) or getattr(options, "processes", None):
+        check_reachable(context.host)
     run_id = run_id or recording.default_run_id(context.profile.name)
     folder = ResultsFolder.create(options.results_dir, run_id)
     if folder.path.name != run_id:

@@ -264,8 +264,9 @@ def find_knee(levels: list[Level]) -> Knee:
         if level.ok_per_s > 0 and (not rising or level.load > rising[-1].load):
             rising.append(level)
     if len(rising) < 2:
-        return Knee(None, None, None, None, f"no knee found: {len(rising)} rising load level; a knee needs two "
-                                            f"or more (the step profile has six)")
+        levels = f"{len(rising)} level" + ("" if len(rising) == 1 else "s")
+        return Knee(None, None, None, None, f"no knee found: {levels} of rising load, and a knee needs two or more "
+                                            f"(the step and capacity profiles step the load up)")
     curves = {None: [(lv, lv.p95_ms) for lv in rising if lv.p95_ms is not None]}
     for endpoint in sorted({e for lv in rising for e in lv.endpoints}):
         curves[endpoint] = [(lv, lv.endpoints[endpoint]["p95_ms"]) for lv in rising if endpoint in lv.endpoints

@@ -15,7 +15,8 @@ a p95 of 6 ms -> 12 ms (two runs of the same build on a shared machine differ th
 requests to estimate it (``MIN_REQUESTS``: 20 for p50, 200 for p95, 1,000 for p99); otherwise it
 is listed with a note and not judged. An objective that passed in the base and does not now is worse whatever the
 numbers; an objective or endpoint in only one run is listed, not judged. Throughput depends on
-the load offered, so a comparison of runs of different profiles says so in its notes.
+the load offered, so a comparison of runs of different profiles says so in its notes and does not
+judge throughput.
 
 Given each run's capacity (``reports.capacity``), the comparison also has the capacity's changes:
 the users held (the sustainable level), and for each endpoint the expected peak is counted in, its
@@ -112,6 +113,8 @@ def compare_runs(base: tuple[Analysis, Verdict], current: tuple[Analysis, Verdic
     objectives += [Change(old.name, old.metric, old.unit, old.observed, None, "lower", False, "only in base")
                    for old in before_by_name.values()]
     endpoints = []
+    same_load = (base_analysis.info.profile_name, base_analysis.info.time_scale) == \
+        (analysis.info.profile_name, analysis.info.time_scale)
     old_endpoints = {e["endpoint"]: e["run"] for e in base_analysis.summary["endpoints"]}
     for entry in analysis.summary["endpoints"]:
         old = old_endpoints.pop(entry["endpoint"], None)
@@ -122,13 +125,14 @@ def compare_runs(base: tuple[Analysis, Verdict], current: tuple[Analysis, Verdic
             fewest = min(entry["run"]["requests"], old["requests"]) if old is not None else 0
             if judged and fewest < MIN_REQUESTS.get(metric, 0):
                 note, judged = f"not judged: {fewest} requests, {MIN_REQUESTS[metric]} needed for {metric}", False
+            elif judged and unit == "req/s" and not same_load:
+                note, judged = "not judged: different profiles offer different load", False
             endpoints.append(Change(entry["endpoint"], metric, unit, before, after, better,
                                     judged and _is_worse(before, after, unit, better, tolerance_pct), note))
     endpoints += [Change(name, "requests", "requests", float(stats["requests"]), None, "higher", False,
                          "only in base") for name, stats in old_endpoints.items()]
     notes = []
-    if base_analysis.info.profile_name != analysis.info.profile_name or \
-            base_analysis.info.time_scale != analysis.info.time_scale:
+    if not same_load:
         notes.append(f"different profiles ({base_analysis.info.profile_name} x{base_analysis.info.time_scale} vs "
                      f"{analysis.info.profile_name} x{analysis.info.time_scale}): throughput is not comparable")
     capacity = _capacity_changes(*capacities, tolerance_pct)
@@ -162,7 +166,7 @@ def _capacity_changes(before: Capacity | None, after: Capacity | None, tolerance
     (users_before, bound_before), (users_after, bound_after) = _held(before), _held(after)
     # A lower bound that went down is not a regression: "at least 300" -> "at least 200" only played less load.
     judged = not bound_after
-    note = " -> ".join("never broke" if text else "broke above" for text in (bound_before, bound_after)) \
+    note = " -> ".join("never broke (at least)" if text else "then broke" for text in (bound_before, bound_after)) \
         if bound_before or bound_after else ""
     changes = [Change("capacity", "users held", "users", float(users_before), float(users_after), "higher",
                       judged and _is_worse(users_before, users_after, "users", "higher", tolerance_pct), note)]

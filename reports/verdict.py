@@ -28,6 +28,7 @@ what was checked, not only what went wrong.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,6 +93,8 @@ def judge(analysis: Analysis, slos: SloSet) -> Verdict:
     """
     slos.check_stages(analysis.stages, f"profile {analysis.info.profile_name or '(unnamed)'}")
     results = tuple(result for objective in slos.objectives for result in judge_objective(analysis, objective))
+    if analysis.info.search_stop is not None:
+        results = tuple(_searched(result, analysis.info.search_stop) for result in results)
     checks, warnings = _checks(analysis, slos.generator)
     failed = [r for r in results if r.status == "fail"]
     missing = [r for r in results if r.status == "no_data"]
@@ -150,6 +153,14 @@ def _worst_window_ratio(analysis: Analysis, length: int = 10) -> float | None:
     planned_w, started_w = np.convolve(planned, window, "valid"), np.convolve(started, window, "valid")
     judged = planned_w > 0
     return round(float((started_w[judged] / planned_w[judged]).min()), 4) if judged.any() else None
+
+
+def _searched(result: ObjectiveResult, stop: dict) -> ObjectiveResult:
+    """A capacity search stops before its top steps: an objective on a stage it never reached says why."""
+    if result.status != "no_data" or "was not reached" not in result.detail:
+        return result
+    return dataclasses.replace(result, detail=f"{result.detail}: the capacity search stopped at {stop['at_s']:.0f} s, "
+                                              f"where {stop['text']} (that level decides the verdict)")
 
 
 def _breach(result: ObjectiveResult) -> str:

@@ -171,7 +171,7 @@ def test_find_knee_cases():
     steep = find_knee([level(10, 10, 50), level(20, 20, 55), level(30, 30, 200)])
     assert (steep.below.users, steep.elasticity) == (20, 3.18)
     assert math.isclose(math.log(200 / 55) / math.log(1.5), 3.184, abs_tol=1e-3)
-    assert find_knee([level(10, 10, 50)]).text.startswith("no knee found: 1 rising load level")
+    assert find_knee([level(10, 10, 50)]).text.startswith("no knee found: 1 level of rising load")
 
 
 def test_without_load_samples_stages_are_the_levels(tmp_path):
@@ -271,7 +271,7 @@ def test_compare_says_what_the_fix_did_to_capacity(tmp_path, capsys):
     assert "  504s on POST /checkout: 2.5% -> 0%\n" in out  # 25 of 1,000 checkouts
     assert "  capacity: held 20 users -> at least 40 users\n" in out
     assert "  POST /checkout at capacity: 20 -> 40 ok/s (1,200 -> 2,400 a minute)\n" in out
-    assert "  capacity: users held 20 users -> 40 users +20 users (+100%) broke above -> never broke\n" in out
+    assert "  capacity: users held 20 users -> 40 users +20 users (+100%) then broke -> never broke (at least)\n" in out
     assert main(["compare", str(fixed), str(broken), "--slo", str(slo)]) == 1
     out = capsys.readouterr().out
-    assert "  capacity: users held 40 users -> 20 users -20 users (-50%) never broke -> broke above WORSE\n" in out
+    assert "  capacity: users held 40 users -> 20 users -20 users (-50%) never broke (at least) -> then broke WORSE\n" in out

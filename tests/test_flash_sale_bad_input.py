@@ -6,6 +6,7 @@ import pytest
 
 from target_stub.process import StubProcess
 from tests._locust import SHORT_PROFILE, run_locust
+from tests._net import free_port
 
 GOOD = SHORT_PROFILE.read_text()
 
@@ -86,3 +87,15 @@ def test_missing_host_in_headless_mode_is_bad_input():
     assert run.code == 2
     assert [l for l in run.stderr.splitlines() if l.startswith("Error:")] == [
         "Error: --host: no target given; e.g. --host http://127.0.0.1:8000 (python -m target_stub prints it)"]
+
+
+def test_target_that_answers_nothing_is_inconclusive_before_any_load(tmp_path):
+    """Nothing listening at --host: one line naming it, exit 3 (inconclusive), no results folder, no run of the
+    whole profile against refused connections."""
+    port = free_port()
+    run = run_locust("--headless", "--profile", str(SHORT_PROFILE), "--host", f"http://127.0.0.1:{port}",
+                     "--results-dir", str(tmp_path / "results"), timeout_s=60)
+    assert (run.code, [line for line in run.stderr.splitlines() if line.startswith("Error:")]) == (3, [
+        f"Error: --host: nothing answers at 127.0.0.1:{port} (connection refused); no load was sent, the run is "
+        "inconclusive"]), run.stderr[-2000:]
+    assert "Traceback" not in run.stderr and not (tmp_path / "results").exists()

@@ -229,7 +229,8 @@ def test_capacity_and_diagnosis_inform_every_output_without_changing_the_verdict
         "  capacity: held 100 users (stage warm, 12 req/s); broke at 100 users (stage peak, 12 req/s) "
         "(first breach at t=12 s: checkout-504)",
         "  breaks at 0.247x of the July 15 peak (16.2 req/s of POST /checkout) (held up to 0.247x)",
-        "  no knee found: 1 rising load level; a knee needs two or more (the step profile has six)",
+        "  no knee found: 1 level of rising load, and a knee needs two or more (the step and capacity profiles step the "
+        "load up)",
         "  why: cannot tell: no server metrics were recorded (the manifest names no metrics source); no hint beyond "
         "the client's view"]
     suite = ET.parse(path / "junit.xml").getroot().find("testsuite[@name='slo objectives']")
