@@ -19,10 +19,11 @@ from tests._postgres import ThrowawayPostgres, find_bindir
 
 LOAD_MODULES = frozenset({
     "test_benchmarks_smoke", "test_capacity", "test_capacity_search", "test_demo", "test_diagnosis",
-    "test_flash_sale_run", "test_flash_sale_web_ui", "test_gate_run", "test_open_model_run", "test_recording",
-    "test_recording_distributed", "test_report_html", "test_server_metrics", "test_stub_burst",
+    "test_flash_sale_run", "test_flash_sale_web_ui", "test_gate_run", "test_open_model_run", "test_profile_from_log",
+    "test_recording", "test_recording_distributed", "test_report_html", "test_server_metrics",
 })
-"""Modules that drive load: never two of their runs at once (they would measure each other)."""
+"""Modules that run Locust: never two of their runs at once (they would measure each other). The stub's own burst
+tests (``test_stub_burst``: a few seconds of concurrent checkouts, asserting only who got a 504) run with the rest."""
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist turns the group mark into the node's group
