@@ -18,7 +18,8 @@ import socket
 import statistics
 import subprocess
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -134,3 +135,12 @@ def tree_cpu_s(pid: int) -> float:
 def locust_env() -> dict[str, str]:
     """The environment for a Locust child: the repository importable, output unbuffered."""
     return {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+
+
+def in_scratch_folder(name: str, run: Callable[[Path], int]) -> int:
+    """``run(folder)`` in a scratch folder of its own, removed afterwards whatever happens; its exit code."""
+    work = Path(tempfile.mkdtemp(prefix=f"surgegate-bench-{name}-"))
+    try:
+        return run(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

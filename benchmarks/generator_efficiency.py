@@ -44,17 +44,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import (  # noqa: E402
-    EXIT_INCONCLUSIVE, EXIT_MET, EXIT_MISSED, REPO, locust_env, median_spread, print_header, ratio_line,
+    EXIT_INCONCLUSIVE, in_scratch_folder, EXIT_MET, EXIT_MISSED, REPO, locust_env, median_spread, print_header, ratio_line,
     require_tools, stop_process, tool_path, tree_cpu_s)
 from benchmarks._static_shop import StaticShop, capture  # noqa: E402
 from target_stub.process import StubProcess  # noqa: E402
@@ -235,11 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     print_header(f"{s.rounds} rounds x {s.duration_s:g} s measured after {s.warmup_s:g} s, {s.users} users per "
                  f"side, zero think time; nginx on CPU {TARGET_CPU}, generators on CPU {GENERATOR_CPU}"
                  f"{' (smoke)' if s.smoke else ''}")
-    work = Path(tempfile.mkdtemp(prefix="surgegate-bench-efficiency-"))
-    try:
-        return run(s, work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    return in_scratch_folder("efficiency", lambda work: run(s, work))
 
 
 if __name__ == "__main__":

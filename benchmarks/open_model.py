@@ -36,11 +36,9 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +46,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks._common import in_scratch_folder  # noqa: E402
 from target_stub.process import StubProcess  # noqa: E402  (after the path is set)
 
 LOCUSTFILE = REPO / "locustfiles" / "flash_sale.py"
@@ -191,12 +190,7 @@ def report(a: argparse.Namespace, folder: Path, code: int, stderr: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its figures."""
     a = parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="surgegate-bench-open-"))
-    try:
-        folder, code, stderr = run(a, work)
-        return report(a, folder, code, stderr)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    return in_scratch_folder("open", lambda work: report(a, *run(a, work)))
 
 
 if __name__ == "__main__":

@@ -39,10 +39,8 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,7 +50,7 @@ from hdrh.histogram import HdrHistogram
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import (  # noqa: E402
-    EXIT_INCONCLUSIVE, EXIT_MET, EXIT_MISSED, REPO, locust_env, print_header, ratio_line, stop_process)
+    EXIT_INCONCLUSIVE, in_scratch_folder, EXIT_MET, EXIT_MISSED, REPO, locust_env, print_header, ratio_line, stop_process)
 from reports.raw_samples import FILE_NAME, read_samples  # noqa: E402
 from target_stub.process import StubProcess  # noqa: E402
 
@@ -258,11 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     s = parse_args(argv)
     print_header(f"{s.rounds} runs x {s.duration_s:g} s, {s.users} users thinking 0-0.2 s, stub preset fixed"
                  f"{' (smoke)' if s.smoke else ''}")
-    work = Path(tempfile.mkdtemp(prefix="surgegate-bench-percentiles-"))
-    try:
-        return run(s, work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    return in_scratch_folder("percentiles", lambda work: run(s, work))
 
 
 if __name__ == "__main__":

@@ -43,11 +43,9 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -56,6 +54,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks._common import in_scratch_folder  # noqa: E402
 from target_stub.process import StubProcess  # noqa: E402  (after the path is set)
 
 LOCUSTFILE = REPO / "locustfiles" / "flash_sale.py"
@@ -300,12 +299,7 @@ def _cpu_model() -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its figures."""
     s = parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="surgegate-bench-memory-"))
-    try:
-        samples, folder, code, stderr = run(s, work)
-        return report(s, samples, folder, code, stderr)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    return in_scratch_folder("memory", lambda work: report(s, *run(s, work)))
 
 
 if __name__ == "__main__":

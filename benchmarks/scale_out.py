@@ -38,10 +38,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,7 +48,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import (  # noqa: E402
-    EXIT_INCONCLUSIVE, EXIT_MET, REPO, free_port, locust_env, median_spread, print_header, ratio_line, require_tools,
+    EXIT_INCONCLUSIVE, in_scratch_folder, EXIT_MET, REPO, free_port, locust_env, median_spread, print_header, ratio_line, require_tools,
     stop_process, tree_cpu_s)
 from benchmarks._static_shop import StaticShop, capture  # noqa: E402
 from benchmarks.generator_efficiency import profile_yaml  # noqa: E402
@@ -200,11 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     s = parse_args(argv)
     print_header(f"{s.rounds} rounds x {s.duration_s:g} s measured after {s.warmup_s:g} s, {s.users} users, "
                  f"zero think time, nginx and Locust unpinned{' (smoke)' if s.smoke else ''}")
-    work = Path(tempfile.mkdtemp(prefix="surgegate-bench-scale-out-"))
-    try:
-        return run(s, work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    return in_scratch_folder("scale-out", lambda work: run(s, work))
 
 
 if __name__ == "__main__":

@@ -40,10 +40,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -54,7 +52,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import (  # noqa: E402
-    EXIT_INCONCLUSIVE, EXIT_MET, EXIT_MISSED, median_spread, print_header, ratio_line, require_tools,
+    EXIT_INCONCLUSIVE, in_scratch_folder, EXIT_MET, EXIT_MISSED, median_spread, print_header, ratio_line, require_tools,
     tool_path, tree_cpu_s)
 from target_stub.burst import prepare_carts  # noqa: E402
 from target_stub.process import StubProcess  # noqa: E402
@@ -239,11 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     s = parse_args(argv)
     print_header(f"{s.rounds} rounds x {s.duration_s:g} s browse + {s.duration_s:g} s checkout, {s.connections} "
                  f"connections, stub preset incident{' (smoke)' if s.smoke else ''}")
-    work = Path(tempfile.mkdtemp(prefix="surgegate-bench-stub-"))
-    try:
-        return run(s, work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    return in_scratch_folder("stub", lambda work: run(s, work))
 
 
 if __name__ == "__main__":
