@@ -36,7 +36,6 @@ import argparse
 import json
 import os
 import platform
-import signal
 import subprocess
 import sys
 from collections import defaultdict
@@ -46,7 +45,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks._common import in_scratch_folder  # noqa: E402
+from benchmarks._common import in_scratch_folder, stop_process  # noqa: E402
 from target_stub.process import StubProcess  # noqa: E402  (after the path is set)
 
 LOCUSTFILE = REPO / "locustfiles" / "flash_sale.py"
@@ -97,17 +96,6 @@ def profile_yaml(a: argparse.Namespace) -> str:
     return "\n".join(lines) + "\n"
 
 
-def stop_group(proc: subprocess.Popen) -> None:
-    """Stop the Locust this script started: Ctrl-C first (it writes its folder), then its session, killed."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-            return
-        except subprocess.TimeoutExpired:
-            pass
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 def run(a: argparse.Namespace, work: Path) -> tuple[Path, int, str]:
@@ -127,7 +115,7 @@ def run(a: argparse.Namespace, work: Path) -> tuple[Path, int, str]:
             except subprocess.TimeoutExpired:
                 pass
             finally:
-                stop_group(proc)
+                stop_process(proc)
     return results_dir / RUN_ID, proc.returncode, (work / "locust.err").read_text()
 
 

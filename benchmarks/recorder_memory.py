@@ -43,7 +43,6 @@ import argparse
 import json
 import os
 import platform
-import signal
 import subprocess
 import sys
 import time
@@ -54,7 +53,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks._common import in_scratch_folder  # noqa: E402
+from benchmarks._common import cpu_model, in_scratch_folder, stop_process  # noqa: E402
 from target_stub.process import StubProcess  # noqa: E402  (after the path is set)
 
 LOCUSTFILE = REPO / "locustfiles" / "flash_sale.py"
@@ -179,17 +178,6 @@ def nearest(samples: list[Sample], t_s: float) -> Sample:
     return min((x for x in samples if x.t_s >= 0), key=lambda x: abs(x.t_s - t_s))
 
 
-def stop_group(proc: subprocess.Popen) -> None:
-    """Stop the Locust this script started: Ctrl-C first (it writes its folder), then its session, killed."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-            return
-        except subprocess.TimeoutExpired:
-            pass
-        os.killpg(proc.pid, signal.SIGKILL)  # its own session (start_new_session), so only what it forked
-        proc.wait()
 
 
 def run(s: Settings, work: Path) -> tuple[list[Sample], Path, int, str]:
@@ -218,7 +206,7 @@ def run(s: Settings, work: Path) -> tuple[list[Sample], Path, int, str]:
                     samples.append(sample(proc.pid, t_s))
                     time.sleep(s.sample_interval_s)
             finally:
-                stop_group(proc)
+                stop_process(proc)
         code = proc.returncode
     return samples, folder, code, (work / "locust.err").read_text()
 
@@ -236,7 +224,7 @@ def report(s: Settings, samples: list[Sample], folder: Path, code: int, stderr: 
         s.samples_csv.write_text("t_s,master_kib,total_kib,processes\n" + "".join(
             f"{x.t_s:.1f},{x.master_kib},{x.total_kib},{x.processes}\n" for x in started))
     print(f"date: {datetime.now(UTC).isoformat(timespec='seconds')}")
-    print(f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} CPUs, {_cpu_model()}, "
+    print(f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} CPUs, {cpu_model()}, "
           f"Python {platform.python_version()}")
     print(f"settings: {s.duration_s:g} s, {s.users} users at think time 0, stub preset {s.preset} "
           f"{' '.join(STUB_KNOBS)}, processes {s.processes}{' (smoke)' if s.smoke else ''}")
@@ -286,14 +274,6 @@ def report(s: Settings, samples: list[Sample], folder: Path, code: int, stderr: 
     return EXIT_MET if met else EXIT_MISSED
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main(argv: list[str] | None = None) -> int:
