@@ -142,12 +142,10 @@ class _Judgement:
         self.counts = analysis.counts(self.group)
         if objective.recovery:
             return self.recovery()
-        first, stop = 0, analysis.window_count
-        if objective.scope.stage:
-            stage = analysis.stage(objective.scope.stage)
-            first, stop = stage.first_window, stage.stop_window
-            if stop <= first:
-                return self.no_data(f"stage {stage.name} was not reached (the run spans {analysis.window_count} s)")
+        span = self._span()
+        if isinstance(span, ObjectiveResult):
+            return span
+        first, stop = span
         requests = int(self.counts.requests[first:stop].sum())
         if requests == 0:
             return self.no_data(f"no request of {self.base.endpoint} in {objective.scope.label}")
@@ -160,6 +158,16 @@ class _Judgement:
         values, judged, passed = self.windows(starts, length)
         return self.outcome(starts, length, values, judged, passed, requests, note)
 
+    def _span(self) -> tuple[int, int] | ObjectiveResult:
+        """The windows ``[first, stop)`` the objective's scope covers, or no data when its stage was not reached."""
+        analysis, stage_name = self.analysis, self.objective.scope.stage
+        if not stage_name:
+            return 0, analysis.window_count
+        stage = analysis.stage(stage_name)
+        if stage.stop_window <= stage.first_window:
+            return self.no_data(f"stage {stage.name} was not reached (the run spans {analysis.window_count} s)")
+        return stage.first_window, stage.stop_window
+
     def dropped_arrivals(self) -> ObjectiveResult:
         """Arrivals dropped because every in-flight shopper was busy (open model), by their due second.
 
@@ -170,12 +178,10 @@ class _Judgement:
         if not analysis.has_arrivals:
             return self.no_data("a closed-model run has no arrival schedule (dropped arrivals are recorded by "
                                 "profiles with arrival_rate)")
-        first, stop = 0, analysis.window_count
-        if objective.scope.stage:
-            stage = analysis.stage(objective.scope.stage)
-            first, stop = stage.first_window, stage.stop_window
-            if stop <= first:
-                return self.no_data(f"stage {stage.name} was not reached (the run spans {analysis.window_count} s)")
+        span = self._span()
+        if isinstance(span, ObjectiveResult):
+            return span
+        first, stop = span
         counts = analysis.arrival_counts
         planned, dropped = counts["planned"], counts["dropped"]
         total_planned = int(planned[first:stop].sum())
