@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import gevent
 import psutil
 
+from locustfiles.request_hook import RequestHook
 from reports.raw_samples import sample_row
 from reports.records import record_from_event
 from reports.windows import WindowedRecorder
@@ -54,6 +55,7 @@ class WorkerRecording:
         self.run_id = ""
         self.started_at_s: float | None = None
         self.recorder: WindowedRecorder | None = None
+        self._hook = RequestHook(environment)
         self.samples: list[list] | None = None
         self._raw = False
         self.share: tuple[int, int] | None = None
@@ -63,7 +65,6 @@ class WorkerRecording:
         self._process = psutil.Process()
         self.runner.register_message(START, self._on_start_message)
         self.runner.register_message(STOP, self._on_stop_message)
-        environment.events.request.add_listener(self.on_request)
         environment.events.report_to_master.add_listener(self.on_report_to_master)
         environment.events.test_start.add_listener(lambda **_: self.on_test_start())
         environment.events.test_stop.add_listener(lambda **_: self.on_test_stop())
@@ -86,14 +87,13 @@ class WorkerRecording:
         self.recorder = WindowedRecorder(started_at_s=self.started_at_s)
         self._process.cpu_percent()  # starts the measurement: each report gives the CPU used since the last one
         self.samples = [] if self._raw else None
+        self._hook.attach(self.recorder.on_request if self.samples is None else self._on_request_sampled)
 
-    def on_request(self, **kwargs) -> None:
-        """Every request of this worker."""
-        if self.recorder is not None:
-            record = record_from_event(**kwargs)
-            self.recorder.record(record)
-            if self.samples is not None:
-                self.samples.append(sample_row(record, self.runner.client_id))
+    def _on_request_sampled(self, **kwargs) -> None:
+        """Every request of this worker, with raw samples: its record to the recorder and to the samples shipped."""
+        record = record_from_event(**kwargs)
+        self.recorder.record(record)
+        self.samples.append(sample_row(record, self.runner.client_id))
 
     def _payload(self, now_s: float | None) -> dict:
         rows = self.recorder.flush(now_s)
@@ -122,6 +122,7 @@ class WorkerRecording:
             self.arrivals.stop()  # the run is over here: arrivals not yet due are not planned any more
         payload = self._payload(None)
         self.recorder = None
+        self._hook.detach()
         self.started_at_s = None
         self.arrivals = None
         self.runner.send_message(FINAL, payload)

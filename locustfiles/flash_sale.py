@@ -128,7 +128,6 @@ def _on_init(environment, **_kwargs) -> None:
         environment.shape_class.profile = context.profile
         global _search
         _search = CapacitySearch(environment, lambda: _recording)
-    environment.events.request.add_listener(lambda **kw: _recording and _recording.on_request(**kw))
     environment.events.test_stop.add_listener(lambda **_: _recording and _recording.on_test_stop())
     environment.events.quitting.add_listener(lambda **_: _recording and _recording.on_quitting())
     if isinstance(environment.runner, locust.runners.MasterRunner):
@@ -319,6 +318,8 @@ class FlashSaleShopper(FastHttpUser):
         self.shared = _context
         self.journey = ""
         self.rng = _context.rng_for(self.number)
+        self.think_s = _context.think_s
+        """The profile's pause between steps, (min, max) seconds: read once, as it is asked at every step."""
         self.visit = Visit(client=self.client, adapter=_context.adapter, data=_context.data,
                            shopper=_context.data.shopper(self.number), rng=self.rng, pause=self._pause)
         self.scheduler = getattr(_context, "scheduler", None) if _context.profile.is_open else None
@@ -339,7 +340,7 @@ class FlashSaleShopper(FastHttpUser):
         """The pause before the next journey: a sniper comes back quickly, a person thinks (open model: none)."""
         if self.scheduler is not None:
             return 0.0  # the next journey starts when the schedule says, in ``shop``
-        low, high = SNIPER_RETRY_S if self.journey == "sniper" else self.shared.think_s
+        low, high = SNIPER_RETRY_S if self.journey == "sniper" else self.think_s
         return self.rng.uniform(low, high)
 
     def _pause(self, bounds: tuple[float, float] | None) -> None:
@@ -351,7 +352,7 @@ class FlashSaleShopper(FastHttpUser):
         """
         if self._state == LOCUST_STATE_STOPPING:
             raise StopUser()
-        low, high = bounds or self.shared.think_s
+        low, high = bounds or self.think_s
         if high <= 0:
             # No pause (think_time_s 0): skip the round trip through gevent's hub, which cost ~8% of a
             # zero-think run's CPU (py-spy, issue 10); the request before already yielded while it waited.

@@ -50,6 +50,7 @@ import locust
 import psutil
 
 from locustfiles.distributed import PAYLOAD_KEY, START, STOP, WorkerLedger, wait_for_finals
+from locustfiles.request_hook import RequestHook
 from locustfiles.server_scrape import ScrapeLoop
 from profiles import plan_at
 from reports.raw_samples import RawSampleLog, sample_row
@@ -125,6 +126,8 @@ class Recording:
         self._stage = None
         self.write_error: str | None = None
         self.recorder: WindowedRecorder | None = None
+        self._hook = RequestHook(environment)
+        """The recorder's own listener without raw samples, else ``_on_request_sampled``, while the run records."""
         self._flusher = None
         self._written_rows = 0
         self._distributed = isinstance(environment.runner, locust.runners.MasterRunner)
@@ -154,6 +157,7 @@ class Recording:
     def on_test_start(self) -> None:
         """The run begins: open the recorder, write the manifest as running, start flushing."""
         self.recorder = WindowedRecorder(started_at_s=time.time())
+        self._hook.attach(self.recorder.on_request if self.samples is None else self._on_request_sampled)
         self.manifest.update(status="running", started_at=_iso(self.recorder.started_at_s))
         self.manifest["recording"]["raw_samples"] = self.samples is not None
         if self._distributed:
@@ -184,13 +188,16 @@ class Recording:
 
     # -- what arrives during the run -----------------------------------------------------------------------
 
-    def on_request(self, **kwargs) -> None:
-        """Every request of this process (Locust's ``request`` event)."""
-        if self.recorder is not None:
-            record = record_from_event(**kwargs)
-            self.recorder.record(record)
-            if self.samples is not None:
-                self.samples.add(sample_row(record))
+    def _stop_recording(self) -> None:
+        """No more requests are filed: the recorder is done with (written, or lost with its folder)."""
+        self.recorder = None
+        self._hook.detach()
+
+    def _on_request_sampled(self, **kwargs) -> None:
+        """Every request of this process, with raw samples: its record to the recorder and to ``samples.csv.gz``."""
+        record = record_from_event(**kwargs)
+        self.recorder.record(record)
+        self.samples.add(sample_row(record))
 
     def on_worker_connect(self, client_id: str) -> None:
         """A worker joined while the run goes on (master only)."""
@@ -259,7 +266,7 @@ class Recording:
             return  # said already (the flusher and the scrape loop can both find out)
         self.write_error = f"cannot write results to {self.folder.path}: {exc.strerror or exc}"
         print(f"Error: {self.write_error}; the run is stopped and inconclusive", file=sys.stderr, flush=True)
-        self.recorder = None
+        self._stop_recording()
         if self._scrape_loop is not None:  # it may be the caller: stop it from a greenlet of its own
             gevent.spawn(self._scrape_loop.stop)
             self._scrape_loop = None
@@ -373,7 +380,7 @@ class Recording:
             self._write_final(elapsed_s)
         except OSError as exc:
             self._fail_writing(exc, stop_run=False)  # already stopping
-        self.recorder = None
+        self._stop_recording()
         if self.write_error is None:
             self._judge()
 
@@ -422,7 +429,7 @@ class Recording:
             self._write_final(self.elapsed_s())
         except OSError as exc:
             self._fail_writing(exc, stop_run=False)
-        self.recorder = None
+        self._stop_recording()
         if self.write_error is not None:
             return exit_codes.INCONCLUSIVE
         self._judge()

@@ -20,7 +20,7 @@ from typing import Any
 from locustfiles.adapter import ShopAdapter, StubShopAdapter
 from locustfiles.shoppers import ShopperData
 from locustfiles.targets import check_target, normalise_hosts
-from profiles import Profile, load_profile, plan_at
+from profiles import Profile, load_profile
 from surgegate.errors import BadInput
 
 __all__ = ["RunContext", "build_context", "adapter_class", "load_adapter", "ADAPTERS", "DEFAULT_THINK_S"]
@@ -86,6 +86,8 @@ class RunContext:
     seed: int = 20240715
     scheduler: Any = None
     """Open model: this process's ``locustfiles.open_model.ArrivalScheduler`` once the run started."""
+    _weights: dict[int, tuple[list[str], list[int]]] = field(default_factory=dict, init=False, repr=False)
+    """Stage index -> ``journey_weights``' answer."""
 
     @property
     def think_s(self) -> tuple[float, float]:
@@ -98,11 +100,19 @@ class RunContext:
         self.started_at = time.monotonic()
 
     def journey_weights(self) -> tuple[list[str], list[int]]:
-        """The journeys and their weights in the stage running now (the last stage's after the end)."""
-        tick = plan_at(self.profile, min(time.monotonic() - self.started_at, self.profile.total_s - 1e-6))
-        mix = tick.mix if tick is not None else self.profile.stages[-1].mix
-        names = [name for name in mix if mix[name] > 0]
-        return names, [mix[name] for name in names]
+        """The journeys and their weights in the stage running now (the last stage's after the end).
+
+        Asked before every journey (with zero think time, every five requests
+        or so): the stage is looked up, its lists are made once (issue 10).
+        """
+        stage = self.profile.stage_at(min(time.monotonic() - self.started_at, self.profile.total_s - 1e-6))
+        if stage is None:
+            stage = self.profile.stages[-1]
+        weights = self._weights.get(stage.index)
+        if weights is None:
+            names = [name for name in stage.mix if stage.mix[name] > 0]
+            weights = self._weights[stage.index] = (names, [stage.mix[name] for name in names])
+        return weights
 
     def rng_for(self, index: int) -> random.Random:
         """A random generator of one shopper: same seed and index, same choices."""

@@ -20,9 +20,11 @@ not corrected.
 Keyed by completion, not start: a window can then be closed the moment it
 ends, instead of waiting for the slowest request that started in it.
 
-Contract: ``record`` is called on every request from the load generator's
-event loop and must stay cheap (one dict lookup and one histogram update);
-``flush`` is called about once a second from the same loop.
+Contract: ``add`` (or ``record``, the same from a ``RequestRecord``) is
+called on every request from the load generator's event loop and must stay
+cheap (two dict lookups and one histogram update, hdrh's ``record_value``
+inlined: about 1.5 us); ``flush`` is called about once a second from the
+same loop.
 
 In distributed mode each worker records into its own ``WindowedRecorder``
 (started at the master's start time, so the windows line up) and ships the
@@ -40,10 +42,11 @@ import math
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from reports.records import RequestRecord
+from reports.records import RequestRecord, classify
 
 __all__ = ["WindowedRecorder", "WindowRow", "Key", "LOWEST_US", "HIGHEST_US", "SIGNIFICANT_DIGITS", "new_histogram"]
 
@@ -58,6 +61,34 @@ Key = tuple[str, str, int, str]
 def new_histogram() -> HdrHistogram:
     """An empty histogram with surgegate's range and precision."""
     return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+
+
+def _index_constants() -> tuple[int, int, int, int, int, int]:
+    """What hdrh's ``_counts_index_for`` reads of a histogram: the same for every histogram of ``new_histogram``."""
+    h = new_histogram()
+    return (h.sub_bucket_mask, h.unit_magnitude + h.sub_bucket_half_count_magnitude + 1,
+            h.sub_bucket_half_count_magnitude, h.unit_magnitude, h.sub_bucket_half_count, h.counts_len)
+
+
+_SUB_BUCKET_MASK, _BUCKET_SHIFT, _HALF_MAGNITUDE, _UNIT_MAGNITUDE, _HALF_COUNT, _COUNTS_LEN = _index_constants()
+
+
+def _record(histogram: HdrHistogram, value: int) -> None:
+    """``histogram.record_value(value)`` for a value >= 1, inlined: the same index, range check and bookkeeping.
+
+    hdrh computes the index in six Python calls per value; here it is three
+    lines (``bit_length`` is its ``64 - _clz``). A value beyond the range is
+    dropped, as ``record_value`` drops it.
+    """
+    bucket = (value | _SUB_BUCKET_MASK).bit_length() - _BUCKET_SHIFT
+    index = ((bucket + 1) << _HALF_MAGNITUDE) + (value >> (bucket + _UNIT_MAGNITUDE)) - _HALF_COUNT
+    if index < _COUNTS_LEN:
+        histogram.counts[index] += 1
+        histogram.total_count += 1
+        if value < histogram.min_value:
+            histogram.min_value = value
+        if value > histogram.max_value:
+            histogram.max_value = value
 
 
 def _clear(histogram: HdrHistogram) -> None:
@@ -122,6 +153,9 @@ class WindowedRecorder:
         self._spare: list[HdrHistogram] = []
         self.totals: dict[Key, _Cell] = {}
         self.recorded = 0
+        self._filling: int | None = None
+        """The index of the window ``add`` filled last, and its cells (forgotten when a window closes)."""
+        self._filling_cells: dict[Key, _Cell] = {}
 
     def _cell(self, cells: dict[Key, _Cell], key: Key) -> _Cell:
         cell = cells.get(key)
@@ -131,17 +165,66 @@ class WindowedRecorder:
 
     def record(self, rec: RequestRecord) -> None:
         """File one request under its key, in the window it completed in."""
-        completed_s = rec.start_time_s + rec.response_time_us / 1e6 - self.started_at_s
-        index = max(0, math.floor(completed_s / self.window_s))
-        cell = self._cell(self._open.setdefault(index, {}), (rec.name, rec.method, rec.status, rec.kind))
-        cell.histogram.record_value(max(LOWEST_US, rec.response_time_us))
-        from_due_us = rec.from_due_us
-        if from_due_us is not None:
+        self.add(rec.start_time_s, rec.response_time_us, (rec.name, rec.method, rec.status, rec.kind),
+                 rec.response_bytes, rec.due_time_s)
+
+    def on_request(self, request_type: str, name: str, response_time: float, response_length: int | None,
+                   exception: BaseException | None = None, response: Any = None, context: dict | None = None,
+                   start_time: float | None = None, **_kwargs: Any) -> None:
+        """Locust's ``request`` event, filed at once: the load generator's listener when no raw samples are kept.
+
+        ``records.record_from_event``'s conversions (a test holds the two
+        equal), without building the record: on every request of a run, a
+        Python call costs (issue 10: this listener, registered directly,
+        replaced a chain of four calls).
+        """
+        status = getattr(response, "status_code", 0) or 0
+        due = context.get("due_s") if context else None
+        self.add(start_time or 0.0, max(0, round((response_time or 0.0) * 1000)),
+                 (name, request_type, status, "ok" if exception is None else classify(exception, status)),
+                 response_length or 0, due if isinstance(due, (int, float)) else None)
+
+    def add(self, start_time_s: float, response_time_us: int, key: Key, response_bytes: int,
+            due_time_s: float | None = None) -> None:
+        """``record`` without a ``RequestRecord`` (``on_request``'s path).
+
+        The window being filled is remembered (one comparison instead of a
+        dict built and dropped by ``setdefault``), and hdrh's ``record_value``
+        is inlined (``_record``, here by hand: this runs on every request).
+        """
+        completed_s = start_time_s + response_time_us / 1e6
+        index = math.floor((completed_s - self.started_at_s) / self.window_s)
+        if index < 0:
+            index = 0
+        if index == self._filling:
+            cells = self._filling_cells
+        else:
+            cells = self._open.get(index)
+            if cells is None:
+                cells = self._open[index] = {}
+            self._filling, self._filling_cells = index, cells
+        cell = cells.get(key)
+        if cell is None:
+            cell = self._cell(cells, key)
+        value = response_time_us if response_time_us > LOWEST_US else LOWEST_US
+        bucket = (value | _SUB_BUCKET_MASK).bit_length() - _BUCKET_SHIFT
+        counts_index = ((bucket + 1) << _HALF_MAGNITUDE) + (value >> (bucket + _UNIT_MAGNITUDE)) - _HALF_COUNT
+        if counts_index < _COUNTS_LEN:
+            histogram = cell.histogram
+            histogram.counts[counts_index] += 1
+            histogram.total_count += 1
+            if value < histogram.min_value:
+                histogram.min_value = value
+            if value > histogram.max_value:
+                histogram.max_value = value
+        if due_time_s is not None:
+            # From when it was due (open model): never less than the response time, as in RequestRecord.from_due_us.
+            from_due_us = max(response_time_us, round((completed_s - due_time_s) * 1e6))
             if cell.due_histogram is None:
                 cell.due_histogram = self._spare.pop() if self._spare else new_histogram()
-            cell.due_histogram.record_value(min(HIGHEST_US, max(LOWEST_US, from_due_us)))
+            _record(cell.due_histogram, min(HIGHEST_US, max(LOWEST_US, from_due_us)))
         cell.count += 1
-        cell.response_bytes += rec.response_bytes
+        cell.response_bytes += response_bytes
         self.recorded += 1
 
     def merge(self, window_start_s: float, key: Key, count: int, response_bytes: int, histogram: str,
@@ -172,6 +255,7 @@ class WindowedRecorder:
         if before_index is not None:
             limit = min(limit, before_index)
         rows = []
+        self._filling = None
         for index in sorted(i for i in self._open if i < limit):
             rows.extend(self._close(index))
         return rows

@@ -10,7 +10,7 @@ from hdrh.histogram import HdrHistogram
 
 from reports.records import RequestRecord, classify, record_from_event
 from reports.results_folder import ResultsFolder, sanitise_run_id
-from reports.windows import WindowedRecorder
+from reports.windows import HIGHEST_US, WindowedRecorder, new_histogram
 from surgegate.errors import BadInput
 from tests._locust import SHORT_PROFILE, run_locust
 
@@ -59,6 +59,55 @@ def test_windows_close_by_completion_and_merge_exactly():
     assert merged.get_total_count() == 5
     assert merged.get_value_at_percentile(100) == pytest.approx(2_000_000, rel=1e-3)
     assert merged.get_value_at_percentile(50) == pytest.approx(250_000, rel=1e-3)
+
+
+def test_the_per_request_path_files_what_hdrh_would():
+    """The listener (``on_request``, hdrh's ``record_value`` inlined) gives byte for byte the histograms of
+    ``record_value`` itself: every magnitude from 0 us to past the range (dropped, as hdrh drops it), and the
+    open model's latency from due."""
+    values_us = [0, 1, 2, 1023, 1024, 2047, 2048, 2049, 65_535, 999_999, 1_000_001, 123_456_789, HIGHEST_US,
+                 HIGHEST_US + 1, 2 ** 40] + [int(1.37 ** k) for k in range(80)]  # 1.37 ** 79 is past it
+    fast = WindowedRecorder(started_at_s=0.0)
+    expected, expected_due = new_histogram(), new_histogram()
+    response = type("R", (), {"status_code": 200})()
+    for i, us in enumerate(values_us):
+        due_s = 0.25 - i * 1e-3  # due before it was sent: the wait counts too
+        fast.on_request(request_type="GET", name="/p", response_time=us / 1000, response_length=10, response=response,
+                        context={"journey": "b", "due_s": due_s}, start_time=0.25, url="http://x/p")
+        expected.record_value(max(1, us))
+        from_due_us = max(us, round((0.25 + us / 1e6 - due_s) * 1e6))
+        expected_due.record_value(min(HIGHEST_US, max(1, from_due_us)))
+    kept = [c.histogram for cells in fast._open.values() for c in cells.values() if c.histogram.total_count]
+    assert (min(h.min_value for h in kept), max(h.max_value for h in kept)) == (expected.min_value, expected.max_value)
+    rows = fast.flush(None)
+    merged, merged_due = new_histogram(), new_histogram()
+    for row in rows:
+        merged.add(HdrHistogram.decode(row.histogram))
+        merged_due.add(HdrHistogram.decode(row.histogram_due))
+    assert sum(row.count for row in rows) == len(values_us)
+    assert 0 < merged.get_total_count() < len(values_us)  # those far past the range are dropped, as hdrh drops them
+    assert (merged.encode(), merged_due.encode()) == (expected.encode(), expected_due.encode())
+    assert merged_due.get_total_count() == len(values_us)
+
+
+def test_the_per_request_path_and_the_record_agree():
+    """The listener (no ``RequestRecord``) and ``record(record_from_event(...))`` file every kind of request, open
+    model or closed, in the same window under the same key with the same latencies."""
+    events = []
+    for status, exception in ((504, ConnectionError("504")), (200, None), (201, RateLimited("x")), (0, Timeout()),
+                              (None, None)):
+        response = None if status is None else type("R", (), {"status_code": status})()
+        for context in ({"journey": "buyer"}, {"journey": "buyer", "due_s": 1000.25}, None):
+            events.append(dict(request_type="POST", name="/checkout", response_time=2001.2345, response_length=61,
+                               exception=exception, response=response, context=context, start_time=1000.5,
+                               url="http://x/checkout"))
+    via_listener, via_record = WindowedRecorder(started_at_s=1000.0), WindowedRecorder(started_at_s=1000.0)
+    for event in events:
+        via_listener.on_request(**event)
+        via_record.record(record_from_event(**event))
+    rows = via_listener.flush(None)
+    assert rows == via_record.flush(None)
+    assert sum(row.count for row in rows) == len(events) and any(row.histogram_due for row in rows)
 
 
 @pytest.mark.parametrize(("raw", "clean"), [("run 1", "run-1"), ("../../etc", "etc"), ("a/b", "a-b"), ("x..y", "x-y")])
