@@ -1,6 +1,6 @@
 """Generator efficiency: surgegate's recorded journeys vs bare Locust on the same requests, and wrk's limit.
 
-    .venv/bin/python benchmarks/generator_efficiency.py                 # 3 rounds of 10 s per side (issue 10, item 1)
+    .venv/bin/python benchmarks/generator_efficiency.py                 # 7 rounds of 8 s per side (issue 10, item 1)
     .venv/bin/python benchmarks/generator_efficiency.py --rounds 5 --duration 20
     .venv/bin/python benchmarks/generator_efficiency.py --smoke         # one short round, for the tests
 
@@ -86,8 +86,9 @@ class Measure:
 def parse_args(argv: list[str] | None = None) -> Settings:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--smoke", action="store_true", help="one round of 2 s per side, for the tests")
-    p.add_argument("--rounds", type=int, help="rounds, each side once per round (default 3; smoke 1)")
-    p.add_argument("--duration", type=float, help="seconds measured per side and round (default 10; smoke 2)")
+    p.add_argument("--rounds", type=int, help="rounds, each side once per round (default 7: on a shared machine "
+                                               "a side's speed drifts from round to round; smoke 1)")
+    p.add_argument("--duration", type=float, help="seconds measured per side and round (default 8; smoke 2)")
     p.add_argument("--warmup", type=float, help="seconds of load before measuring (default 3; smoke 1)")
     p.add_argument("--users", type=int, default=20, help="concurrent users / connections per side (default 20)")
     p.add_argument("--results-dir", type=Path, help="keep surgegate's run folders here (default: temporary)")
@@ -98,7 +99,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     unknown = set(a.sides.split(",")) - set(SIDES)
     if unknown:
         p.error(f"--sides: must name sides among {', '.join(SIDES)}, got {', '.join(sorted(unknown))}")
-    s = Settings(rounds=a.rounds or (1 if a.smoke else 3), duration_s=a.duration or (2.0 if a.smoke else 10.0),
+    s = Settings(rounds=a.rounds or (1 if a.smoke else 7), duration_s=a.duration or (2.0 if a.smoke else 8.0),
                  warmup_s=a.warmup if a.warmup is not None else (1.0 if a.smoke else 3.0), users=a.users,
                  smoke=a.smoke, results_dir=a.results_dir, sides=sides)
     if s.rounds < 1:

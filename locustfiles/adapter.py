@@ -103,6 +103,8 @@ class ShopAdapter:
                            "(it holds the shop's API token)")
         self._secrets = {var: environ[var] for var in self.secret_env}
         self.allowed_hosts = allowed_hosts
+        self._has_headers = type(self).headers is not ShopAdapter.headers
+        """Whether ``headers`` is this shop's own (the base's says None: not asked on every request)."""
         self._host_verdicts: dict[str, str] = {}
         """base_url -> "" when its host is allowed, else the host (one entry per target)."""
 
@@ -149,7 +151,8 @@ class ShopAdapter:
         # enter, exit, success or failure and second status check on every request (issue 10). An exception
         # other than those caught below propagates unreported, as it does out of Locust's with-block.
         try:
-            response = client.request(method, path, name=name, json=json, headers=self.headers(),
+            response = client.request(method, path, name=name, json=json,
+                                      headers=self.headers() if self._has_headers else None,
                                       catch_response=True, allow_redirects=False)
         except GreenletExit:
             # The shopper was stopped while waiting for the answer (end of run, ramp-down, Ctrl-C):
