@@ -36,7 +36,7 @@ from locust.user.users import LOCUST_STATE_RUNNING, LOCUST_STATE_STOPPING, LOCUS
 from locustfiles.capacity_search import CapacitySearch
 from locustfiles.journeys import JOURNEYS, SNIPER_RETRY_S, Visit
 from locustfiles.live_view import LiveView
-from locustfiles import distributed, recording, server_scrape
+from locustfiles import distributed, recording, run_setup, server_scrape
 from locustfiles.open_model import ArrivalScheduler
 from locustfiles.progress import Progress
 from locustfiles.run_context import ADAPTERS, RunContext, build_context
@@ -97,7 +97,7 @@ def _add_options(parser, **_kwargs) -> None:
                         help=f"target adapter: {', '.join(ADAPTERS)}, or module:Class")
     parser.add_argument("--allow-target", action="append", default=[], include_in_web_ui=False,
                         help="allow load to this non-loopback host (repeatable)")
-    recording.add_options(parser)
+    run_setup.add_options(parser)
     server_scrape.add_options(parser)
 
 
@@ -191,17 +191,17 @@ def _start_recording(environment, options, context: RunContext, run_id: str = ""
             Not checked with ``--master`` alone: its workers, elsewhere, may reach what it cannot.
     """
     global _recording
-    slo_path = recording.check_slo(options, context.profile, context.adapter)
+    slo_path = run_setup.check_slo(options, context.profile, context.adapter)
     scraper = server_scrape.from_options(options, context.host, context.adapter)
     if not getattr(options, "master", False) or getattr(options, "processes", None):
         check_reachable(context.host)
-    run_id = run_id or recording.default_run_id(context.profile.name)
+    run_id = run_id or run_setup.default_run_id(context.profile.name)
     folder = ResultsFolder.create(options.results_dir, run_id)
     if folder.path.name != run_id:
         log.warning("surgegate: --run-id %r has characters a folder name cannot have: the run goes to %s",
                     run_id, folder.path)
     folder.write_text("slo.yaml", slo_path.read_text(encoding="utf-8"))  # judged by this copy, then and later
-    manifest = recording.base_manifest(folder.path.name, context.profile, context.host, context.adapter.name)
+    manifest = run_setup.base_manifest(folder.path.name, context.profile, context.host, context.adapter.name)
     manifest["slo"] = {"source": str(slo_path), "copy": "slo.yaml"}
     manifest["endpoints"] = list(context.adapter.endpoint_names)  # what SLO patterns are checked against, later too
     manifest["server_metrics"] = scraper.describe() if scraper is not None else None

@@ -18,12 +18,13 @@ from target_stub.process import StubProcess
 from tests._locust import REPO, run_locust
 
 SEARCH = REPO / "tests" / "data" / "search.yaml"
+SEARCH_OPEN = REPO / "tests" / "data" / "search-open.yaml"
 
 
-def _search(tmp_path: Path, preset: str):
+def _search(tmp_path: Path, preset: str, profile: Path = SEARCH):
     stub = StubProcess(preset).start()
     try:
-        run = run_locust("--headless", "--profile", str(SEARCH), "--host", stub.url, "--stop-timeout", "20",
+        run = run_locust("--headless", "--profile", str(profile), "--host", stub.url, "--stop-timeout", "20",
                          "--results-dir", str(tmp_path), "--run-id", preset, "--only-summary",
                          "--metrics-url", "none")
     finally:
@@ -34,6 +35,10 @@ def _search(tmp_path: Path, preset: str):
     events = [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]
     load = [json.loads(line) for line in (folder / "load.jsonl").read_text().splitlines()]
     return run, read("manifest.json"), read("verdict.json"), events, load
+
+
+def _lines(folder: Path, name: str) -> list[dict]:
+    return [json.loads(line) for line in (folder / name).read_text().splitlines()]
 
 
 def test_search_stops_at_the_first_level_that_breaks(tmp_path):
@@ -71,3 +76,25 @@ def test_search_that_never_breaks_plays_to_its_bound(tmp_path):
     assert max(row["target_users"] for row in load) == 80
     assert verdict["capacity"]["broke_at"] is None and verdict["capacity"]["sustainable"] == "step-4", verdict
     assert run.code == verdict["exit_code"] and verdict["verdict"] != "NOT_READY", verdict["reasons"]
+
+
+def test_open_search_stops_at_the_first_level_that_breaks_and_plans_no_arrival_after(tmp_path):
+    """An open profile searches too: its levels are arrival rates, and after the stop no arrival is planned."""
+    profile = load_profile(SEARCH_OPEN)
+    run, manifest, verdict, events, load = _search(tmp_path, "incident", SEARCH_OPEN)
+    stop = manifest["search_stop"]
+    assert run.code == 1, run.stderr[-3000:]
+    assert manifest["status"] == "complete" and manifest["interrupted"] is False
+    assert stop["level"] == "step-2", stop  # 30 arrivals/s offer three times the pool's checkouts
+    step_2 = profile.stages[1]
+    assert step_2.end_s <= stop["at_s"] <= step_2.end_s + 4 and manifest["elapsed_s"] < profile.total_s - 1, stop
+    arrivals = _lines(tmp_path / "incident", "arrivals.jsonl")
+    # Nothing planned after the stop: the last second with planned arrivals is the one the search stopped in.
+    assert max(row["t"] for row in arrivals if row["planned"]) <= stop["at_s"], arrivals[-5:]
+    assert sum(row["planned"] for row in arrivals if row["stage"] == "step-1") > 0
+    totals = manifest["totals"]["arrivals"]
+    assert totals["planned"] == totals["started"] + totals["dropped"] > 0, totals
+    assert verdict["verdict"] == "NOT_READY" and any(r.startswith("capacity search stopped at") and "step-2" in r
+                                                     for r in verdict["reasons"]), verdict["reasons"]
+    capacity = verdict["capacity"]
+    assert (capacity["sustainable"], capacity["broke_at"]) == ("step-1", "step-2"), capacity["summary"]
