@@ -65,34 +65,22 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(exit_codes.BAD_INPUT)
 
 
-def _tolerance(text: str) -> float:
-    try:
-        value = float(text.rstrip("%"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a percentage like 10 or 10%, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
-    return value
+def _argument(parse, in_range, what: str, bounds: str):
+    """An argparse ``type``: ``parse(text)``, else "must be {what}"; a value outside ``in_range``: "must be {bounds}"."""
+    def convert(text: str):
+        try:
+            value = parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+        if not math.isfinite(value) or not in_range(value):
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {text!r}")
+        return value
+    return convert
 
 
-def _positive_fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number in (0, 1], got {text!r}") from None
-    if not math.isfinite(value) or not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be > 0 and <= 1, got {text!r}")
-    return value
-
-
-def _at_least_one(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
-    return value
+_tolerance = _argument(lambda text: float(text.rstrip("%")), lambda v: v >= 0, "a percentage like 10 or 10%", ">= 0")
+_positive_fraction = _argument(float, lambda v: 0 < v <= 1, "a number in (0, 1]", "> 0 and <= 1")
+_at_least_one = _argument(int, lambda v: v >= 1, "a whole number >= 1", ">= 1")
 
 
 def _mix(text: str) -> dict[str, int]:
