@@ -23,6 +23,7 @@ import psycopg
 import pytest
 from prometheus_client import CollectorRegistry, Counter as PromCounter, Gauge, Histogram, generate_latest
 from prometheus_client import GCCollector, PlatformCollector, ProcessCollector
+from prometheus_client.parser import text_string_to_metric_families
 
 from locustfiles.targets import host_allowed
 from reports.results_folder import ResultsFolder
@@ -278,6 +279,79 @@ def test_the_default_keep_list_drops_unrelated_metrics():
                        "value": 4.0}
     buckets = {r["labels"]["le"]: r["value"] for r in rows if r["metric"] == "shop_db_pool_wait_seconds_bucket"}
     assert buckets == {"0.1": 0.0, "1.0": 1.0, "+Inf": 1.0}
+
+
+_TRICKY_EXPOSITION = """\
+# a comment, then a counter without _total, one with it, and a sample before any header
+loose_gauge 1
+# HELP jobs_done Done without _total in the header
+# TYPE jobs_done counter
+jobs_done{queue="a"} 3
+# TYPE shop_db_queries_total counter
+shop_db_queries_total 7
+# TYPE shop_app_wait_seconds histogram
+shop_app_wait_seconds_bucket{le="1.0"} 2
+stray_between 5
+shop_app_wait_seconds_sum 0.5
+shop_app_wait_seconds_count 2
+# TYPE shop_payment_lag summary
+shop_payment_lag{quantile="0.5"} 0.1
+shop_payment_lag_count 4
+shop_payment_lag_sum 0.4
+# HELP shop_gateway_up help only: untyped
+shop_gateway_up 1
+shop_gateway_up_extra 2
+
+# TYPE twice counter
+twice 1
+# TYPE dropped_family gauge
+dropped_family 1
+twice 2
+loose_after_dropped 3
+"""
+"""Every grouping rule of prometheus_client's parser: counters with and without _total, a stray sample that
+ends a histogram (its _sum and _count then stand alone), summaries, HELP without TYPE, comments and blank lines,
+and strays after the header of a family nothing of which is kept (the header must stay: it ends the family before)."""
+
+
+_KEEP_LISTS = [
+    DEFAULT_KEEP, ("shop_*",), ("jobs_*", "loose_gauge"), ("jobs_done_total",), ("shop_app_wait_seconds",),
+    ("shop_app_wait_seconds_sum",), ("stray_*", "shop_payment_lag"), ("*", "!*_bucket", "!shop_gateway_up_extra"),
+    ("shop_db_queries",), ("process_*", "python_*", "!process_cpu_*"), ("nothing_matches",),
+    ("shop_app_wait_seconds_sum", "!shop_app_wait_seconds"),  # the _sum after the stray stands alone: kept
+    ("twice",), ("loose_*",), ("twice_total",),
+]
+
+
+def test_lines_left_unparsed_change_nothing(start_stub):
+    """What a keep-list keeps is the same whether the lines it drops are parsed or not, on real pages (the stub
+    after some traffic, prometheus_client's own collectors) and on a page of every grouping rule."""
+    stub = start_stub("incident")
+    with session() as s:
+        for path in ("/products", "/search?q=lamp", "/products/1", "/sale"):
+            s.get(stub.url + path, timeout=10)
+        pages = [s.get(stub.url + path, timeout=10).text for path in ("/metrics", "/metrics/app")]
+    for patterns in _KEEP_LISTS:
+        keep = KeepList(tuple(patterns))
+
+        def parsed_whole(text: str) -> list[dict]:
+            return [{"metric": kept.name, "type": family.type, "labels": dict(kept.labels), "value": float(kept.value)}
+                    for family in text_string_to_metric_families(text) for kept in family.samples
+                    if keep.keeps(family.name, kept.name)]
+
+        decided: dict = {}
+        for text in (*pages, _mixed_exposition(), _TRICKY_EXPOSITION):
+            for _ in range(2):  # the second time from the decisions kept between scrapes
+                assert parse_exposition(text, keep, decided) == parsed_whole(text), (patterns, text[:80])
+
+
+def test_lines_the_keep_list_drops_are_not_parsed():
+    """A malformed line in a family nobody keeps does not fail the scrape (it is never parsed); in a kept one it does."""
+    keep = KeepList(("shop_*",))
+    text = "# TYPE jvm_threads gauge\njvm_threads{broken 1\n# TYPE shop_db_up gauge\nshop_db_up 1\n"
+    assert parse_exposition(text, keep) == [{"metric": "shop_db_up", "type": "gauge", "labels": {}, "value": 1.0}]
+    with pytest.raises(ScrapeError, match="unparseable body"):
+        parse_exposition(text.replace("shop_db_up 1", "shop_db_up{broken 1"), keep)
 
 
 def test_a_config_file_keeps_only_what_it_names(tmp_path):
