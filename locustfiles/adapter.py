@@ -263,8 +263,9 @@ def _json(response) -> Any:
     return response.json()
 
 
-def _ids(items_key: str = "items", id_key: str = "id") -> Callable[[Any], list[Any]]:
-    return lambda body: [item[id_key] for item in body[items_key]]
+def _ids(body: Any) -> list[Any]:
+    """The ids of a list of products (a catalogue page, a search, the sale)."""
+    return [item["id"] for item in body["items"]]
 
 
 class StubShopAdapter(ShopAdapter):
@@ -284,17 +285,17 @@ class StubShopAdapter(ShopAdapter):
                       "/checkout")
 
     def browse(self, client, page: int) -> list[Any] | None:
-        return self.call(client, "GET", f"/products?page={page}&per_page=24", name="/products", read=_ids())
+        return self.call(client, "GET", f"/products?page={page}&per_page=24", name="/products", read=_ids)
 
     def search(self, client, term: str) -> list[Any] | None:
-        return self.call(client, "GET", f"/search?q={quote(term)}&per_page=24", name="/search", read=_ids())
+        return self.call(client, "GET", f"/search?q={quote(term)}&per_page=24", name="/search", read=_ids)
 
     def view_product(self, client, product_id: Any) -> bool:
         return bool(self.call(client, "GET", f"/products/{product_id}", name="/products/[id]",
                               read=lambda body: body["id"] == product_id or None))
 
     def sale_items(self, client) -> list[Any] | None:
-        return self.call(client, "GET", "/sale", name="/sale", read=_ids())
+        return self.call(client, "GET", "/sale", name="/sale", read=_ids)
 
     def new_cart(self, client) -> Any:
         return self.call(client, "POST", "/carts", name="/carts", ok=(201,), read=lambda body: body["cart_id"])

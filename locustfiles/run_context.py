@@ -11,6 +11,7 @@ the stages.
 from __future__ import annotations
 
 import importlib
+import math
 import random
 import time
 from collections.abc import Mapping
@@ -86,8 +87,8 @@ class RunContext:
     seed: int = 20240715
     scheduler: Any = None
     """Open model: this process's ``locustfiles.open_model.ArrivalScheduler`` once the run started."""
-    _weights: dict[int, tuple[list[str], list[int]]] = field(default_factory=dict, init=False, repr=False)
-    """Stage index -> ``journey_weights``' answer."""
+    _weights: tuple[float, float, tuple[list[str], list[int]]] | None = field(default=None, init=False, repr=False)
+    """``journey_weights``' last answer, and the replay seconds ``[from, to)`` it holds for (its stage's)."""
 
     @property
     def think_s(self) -> tuple[float, float]:
@@ -103,16 +104,21 @@ class RunContext:
         """The journeys and their weights in the stage running now (the last stage's after the end).
 
         Asked before every journey (with zero think time, every five requests
-        or so): the stage is looked up, its lists are made once (issue 10).
+        or so): the stage is looked up and its lists made when the stage
+        changes, not on every call (issue 10).
         """
-        stage = self.profile.stage_at(min(time.monotonic() - self.started_at, self.profile.total_s - 1e-6))
+        elapsed_s = time.monotonic() - self.started_at
+        cached = self._weights
+        if cached is not None and cached[0] <= elapsed_s < cached[1]:
+            return cached[2]
+        stage = self.profile.stage_at(min(max(0.0, elapsed_s), self.profile.total_s - 1e-6))
         if stage is None:
             stage = self.profile.stages[-1]
-        weights = self._weights.get(stage.index)
-        if weights is None:
-            names = [name for name in stage.mix if stage.mix[name] > 0]
-            weights = self._weights[stage.index] = (names, [stage.mix[name] for name in names])
-        return weights
+        names = [name for name in stage.mix if stage.mix[name] > 0]
+        last = stage is self.profile.stages[-1]
+        self._weights = (stage.start_s if stage.index else -math.inf, math.inf if last else stage.end_s,
+                         (names, [stage.mix[name] for name in names]))
+        return self._weights[2]
 
     def rng_for(self, index: int) -> random.Random:
         """A random generator of one shopper: same seed and index, same choices."""
