@@ -24,7 +24,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 # Benchmarks (never part of `make test`; each has a --smoke mode that the tests run).
-# About 30 minutes on a 2-core machine; each script takes --rounds and --duration.
+# About 40 minutes on a 2-core machine; each script takes --rounds and --duration.
 # nginx and wrk come from apt: apt-get install -y nginx wrk
 BENCHMARKS := generator_efficiency percentile_accuracy open_model stub_ratio scale_out analysis_cost recorder_memory
 bench: $(STAMP)

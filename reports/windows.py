@@ -103,7 +103,7 @@ def _file(histogram: HdrHistogram, values_us: array) -> None:
         if not index.size:
             return
     counts = np.frombuffer(histogram.counts, dtype=np.uint64)
-    if index.size < 1000:  # add.at's cost grows with the values, bincount's with the counters (23,552)
+    if index.size < 500:  # add.at's cost grows with the values, bincount's with the counters (23,552)
         np.add.at(counts, index, 1)
     else:
         np.add(counts, np.bincount(index, minlength=_COUNTS_LEN), out=counts, casting="unsafe")

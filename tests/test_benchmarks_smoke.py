@@ -79,6 +79,14 @@ def test_open_model_smoke_prints_ratios_that_match_its_results_folder(tmp_path):
     assert figures["saturated_at"] == "none" or float(figures["saturated_at"]) > 0
 
 
+def test_generator_efficiency_rejects_negative_paired_rounds():
+    """generator_efficiency.py exits 2 with one error line, before starting anything, for --paired-rounds < 0."""
+    done, _ = run_benchmark("generator_efficiency.py", "--smoke", "--paired-rounds", "-1", timeout_s=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (
+        "generator_efficiency.py: error: --paired-rounds: must be >= 0, got -1")
+
+
 def test_open_model_rejects_bad_rates():
     """open_model.py exits 2 with one error line, before starting anything, for a rate that is not > 0."""
     done, _ = run_benchmark("open_model.py", "--smoke", "--rates", "5,0", timeout_s=60)
@@ -87,8 +95,9 @@ def test_open_model_rejects_bad_rates():
 
 
 def test_generator_efficiency_smoke_measures_every_side_and_records_every_journey_step_ok(tmp_path):
-    """generator_efficiency.py --smoke serves the captured shop, loads it from all four sides, and surgegate's
-    run against nginx records every journey step as ok (the static answers pass the adapter's checks)."""
+    """generator_efficiency.py --smoke serves the captured shop, loads it from all four sides and from surgegate
+    and bare Locust at once, and surgegate's run against nginx records every journey step as ok (the static answers
+    pass the adapter's checks)."""
     done, figures = run_benchmark("generator_efficiency.py", "--smoke", "--results-dir", str(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
     assert int(figures["captured_pages"]) == 20
@@ -100,6 +109,9 @@ def test_generator_efficiency_smoke_measures_every_side_and_records_every_journe
         assert float(figures[f"{side}_rps"]) > 0, (side, figures)
     assert float(figures["ratio_surgegate_to_bare_fast"]) == pytest.approx(
         float(figures["surgegate_rps"]) / float(figures["bare_fast_rps"]), rel=2e-3, abs=2e-3)
+    # one paired round (both sides at once on the generator's core, each its own nginx); smoke leaves out the control
+    assert 0.2 < float(figures["paired_surgegate_to_bare_fast_per_cpu"]) < 5, figures
+    assert "paired_control_per_cpu" not in figures
     totals = json.loads((tmp_path / "efficiency-0" / "totals.json").read_text())["totals"]
     steps = {(row["method"], row["name"]) for row in totals}
     assert steps == {("GET", "/products"), ("GET", "/search"), ("GET", "/products/[id]"), ("POST", "/carts"),
