@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote
 
@@ -74,8 +76,22 @@ def capture(stub_url: str, root: Path) -> dict:
         plan["search"][term] = [p["id"] for p in r.json()["items"]]
         plan["terms"].append(term)
     ids = sorted({i for v in plan["pages"].values() for i in v} | {i for v in plan["search"].values() for i in v})
-    for product in ids:
-        (root / "products" / f"{product}.json").write_bytes(get(f"/products/{product}").content)
+    local, opened = threading.local(), []
+
+    def save_product(product: int) -> None:  # ~2,300 of them: asked 8 at a time (the stub answers concurrently)
+        if not hasattr(local, "session"):
+            local.session = _session()
+            opened.append(local.session)
+        r = local.session.get(f"{stub_url}/products/{product}", timeout=30)
+        r.raise_for_status()
+        (root / "products" / f"{product}.json").write_bytes(r.content)
+
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(save_product, ids))
+    finally:
+        for session in opened:
+            session.close()
     (root / "sale.json").write_bytes(get("/sale").content)
     (root / "metrics.txt").write_bytes(get("/metrics").content)
     (root / "metrics_app.txt").write_bytes(get("/metrics/app").content)

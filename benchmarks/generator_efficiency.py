@@ -100,11 +100,11 @@ class Measure:
 
 def parse_args(argv: list[str] | None = None) -> Settings:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--smoke", action="store_true", help="one round of 2 s per side, for the tests")
+    p.add_argument("--smoke", action="store_true", help="one round of 1 s per side, for the tests")
     p.add_argument("--rounds", type=int, help="rounds, each side once per round (default 7: on a shared machine "
                                                "a side's speed drifts from round to round; smoke 1)")
-    p.add_argument("--duration", type=float, help="seconds measured per side and round (default 8; smoke 2)")
-    p.add_argument("--warmup", type=float, help="seconds of load before measuring (default 3; smoke 1)")
+    p.add_argument("--duration", type=float, help="seconds measured per side and round (default 8; smoke 1)")
+    p.add_argument("--warmup", type=float, help="seconds of load before measuring (default 3; smoke 0.5)")
     p.add_argument("--users", type=int, default=20, help="concurrent users / connections per side (default 20)")
     p.add_argument("--results-dir", type=Path, help="keep surgegate's run folders here (default: temporary)")
     p.add_argument("--paired-rounds", type=int, help="rounds of the sides loading at once (default: --rounds; "
@@ -116,8 +116,8 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     unknown = set(a.sides.split(",")) - set(SIDES)
     if unknown:
         p.error(f"--sides: must name sides among {', '.join(SIDES)}, got {', '.join(sorted(unknown))}")
-    s = Settings(rounds=a.rounds or (1 if a.smoke else 7), duration_s=a.duration or (2.0 if a.smoke else 8.0),
-                 warmup_s=a.warmup if a.warmup is not None else (1.0 if a.smoke else 3.0), users=a.users,
+    s = Settings(rounds=a.rounds or (1 if a.smoke else 7), duration_s=a.duration or (1.0 if a.smoke else 8.0),
+                 warmup_s=a.warmup if a.warmup is not None else (0.5 if a.smoke else 3.0), users=a.users,
                  smoke=a.smoke, results_dir=a.results_dir, sides=sides)
     s = dataclasses.replace(s, paired_rounds=s.rounds if a.paired_rounds is None else a.paired_rounds)
     if s.rounds < 1:

@@ -71,15 +71,15 @@ class Settings:
 
 def parse_args(argv: list[str] | None = None) -> Settings:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--smoke", action="store_true", help="one round of 2 s per side, for the tests")
+    p.add_argument("--smoke", action="store_true", help="one round of 1 s per side, for the tests")
     p.add_argument("--rounds", type=int, help="rounds, each side once per round (default 3; smoke 1)")
-    p.add_argument("--duration", type=float, help="seconds measured per side and round (default 15; smoke 2)")
-    p.add_argument("--warmup", type=float, help="seconds of load before measuring (default 4; smoke 2)")
+    p.add_argument("--duration", type=float, help="seconds measured per side and round (default 15; smoke 1)")
+    p.add_argument("--warmup", type=float, help="seconds of load before measuring (default 4; smoke 1)")
     p.add_argument("--users", type=int, default=40, help="shoppers (split between the workers; default 40)")
     p.add_argument("--results-dir", type=Path, help="keep the run folders here (default: temporary)")
     a = p.parse_args(argv)
-    s = Settings(rounds=a.rounds or (1 if a.smoke else 3), duration_s=a.duration or (2.0 if a.smoke else 15.0),
-                 warmup_s=a.warmup if a.warmup is not None else (2.0 if a.smoke else 4.0), users=a.users,
+    s = Settings(rounds=a.rounds or (1 if a.smoke else 3), duration_s=a.duration or (1.0 if a.smoke else 15.0),
+                 warmup_s=a.warmup if a.warmup is not None else (1.0 if a.smoke else 4.0), users=a.users,
                  smoke=a.smoke, results_dir=a.results_dir)
     if s.rounds < 1:
         p.error(f"--rounds: must be >= 1, got {s.rounds}")
