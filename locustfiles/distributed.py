@@ -90,9 +90,9 @@ class WorkerRecording:
         self._hook.attach(self.recorder.on_request if self.samples is None else self._on_request_sampled)
 
     def _on_request_sampled(self, **kwargs) -> None:
-        """Every request of this worker, with raw samples: its record to the recorder and to the samples shipped."""
+        """Every request of this worker, with raw samples: filed by the recorder, its record to the samples shipped."""
+        self.recorder.on_request(**kwargs)
         record = record_from_event(**kwargs)
-        self.recorder.record(record)
         self.samples.append(sample_row(record, self.runner.client_id))
 
     def _payload(self, now_s: float | None) -> dict:

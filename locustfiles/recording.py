@@ -146,9 +146,9 @@ class Recording:
         self._hook.detach()
 
     def _on_request_sampled(self, **kwargs) -> None:
-        """Every request of this process, with raw samples: its record to the recorder and to ``samples.csv.gz``."""
+        """Every request of this process, with raw samples: filed by the recorder, its record to ``samples.csv.gz``."""
+        self.recorder.on_request(**kwargs)
         record = record_from_event(**kwargs)
-        self.recorder.record(record)
         self.samples.add(sample_row(record))
 
     def on_worker_connect(self, client_id: str) -> None:

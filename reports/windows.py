@@ -1,8 +1,8 @@
 """Every request into HdrHistograms, per 1-second window, in flat memory.
 
-``WindowedRecorder.record`` files a ``RequestRecord`` under its key
-(endpoint name, method, status, kind) in the window of the second it
-*completed* in, into an HdrHistogram of microseconds with 3 significant
+``WindowedRecorder.on_request`` (a listener of Locust's ``request`` event)
+files each request under its key (endpoint name, method, status, kind) in
+the window of the second it *completed* in, into an HdrHistogram of microseconds with 3 significant
 digits (values from 1 us to 1 h: a relative error of at most 0.1%, where
 Locust's own statistics round to about two digits). ``flush(now_s)`` closes
 every window that has ended and returns its rows, each with the histogram
@@ -11,7 +11,7 @@ written by the caller; closed windows are dropped from memory and their
 histograms reused, so memory does not grow with the length of the run.
 
 Open model: a request that carries the time it was due by the arrival
-schedule (``RequestRecord.due_time_s``) is also filed, under the same key and
+schedule (``context["due_s"]``) is also filed, under the same key and
 window, into a second histogram of the time from that due moment to its
 answer (``from_due_us``: corrected for coordinated omission); its rows carry
 it as ``hist_due``. Closed-model rows have no ``hist_due``: their latency is
@@ -20,11 +20,10 @@ not corrected.
 Keyed by completion, not start: a window can then be closed the moment it
 ends, instead of waiting for the slowest request that started in it.
 
-Contract: ``on_request`` (Locust's event; ``record`` and ``add`` do the
-same from a ``RequestRecord`` or from converted fields) is called on every
-request from the load generator's event loop and must stay cheap: it finds
-the cell (two dict lookups) and appends the latency to the cell's ``pending``
-array, about 0.6 us in a loop. The histograms are filled when the window
+Contract: ``on_request`` (Locust's event) is called on every request from
+the load generator's event loop and must stay cheap: it finds the cell (two
+dict lookups) and appends the latency to the cell's ``pending`` array, about
+0.6 us in a loop. The histograms are filled when the window
 closes, all of a cell's latencies at once (``_file``: hdrh's index
 computation in numpy, the same counts as ``record_value``); ``flush`` is
 called about once a second from the same loop.
@@ -51,7 +50,7 @@ from typing import Any
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
-from reports.records import RequestRecord, classify
+from reports.records import classify
 
 __all__ = ["WindowedRecorder", "WindowRow", "Key", "LOWEST_US", "HIGHEST_US", "SIGNIFICANT_DIGITS", "new_histogram"]
 
@@ -133,7 +132,7 @@ def _clear(histogram: HdrHistogram) -> None:
 class _Cell:
     histogram: HdrHistogram
     count: int = 0
-    """Requests merged in from rows (a worker's); those filed here are counted in ``pending`` until the window closes."""
+    """Requests merged in from rows (a worker's); those filed here are in ``pending`` until the window closes."""
     response_bytes: int = 0
     due_histogram: HdrHistogram | None = None
     """Times from when each request was due (open model); None until a request brings one."""
@@ -213,11 +212,6 @@ class WindowedRecorder:
             cell = cells[key] = _Cell(self._spare.pop() if self._spare else new_histogram())
         return cell
 
-    def record(self, rec: RequestRecord) -> None:
-        """File one request under its key, in the window it completed in."""
-        self.add(rec.start_time_s, rec.response_time_us, (rec.name, rec.method, rec.status, rec.kind),
-                 rec.response_bytes, rec.due_time_s)
-
     def on_request(self, request_type: str, name: str, response_time: float, response_length: int | None,
                    exception: BaseException | None = None, response: Any = None, context: dict | None = None,
                    start_time: float | None = None, url: str | None = None, **_kwargs: Any) -> None:
@@ -226,15 +220,14 @@ class WindowedRecorder:
         ``url`` is named, though unused, so that Locust's keywords bind
         without a dict of the rest being built for every request.
 
-        ``records.record_from_event``'s conversions and ``add``'s filing (a
-        test holds the two paths equal), without building the record or
-        calling ``add``: on every request of a run, a Python call costs
-        (issue 10: this listener, registered directly, replaced a chain of
-        four calls; the histogram is filled when the window closes).
+        The one way a request is filed (raw-samples runs call it too, beside
+        their ``records.record_from_event``; a test holds the two equal): on
+        every request of a run a Python call costs, so it converts and files
+        in place (issue 10: this listener, registered directly, replaced a
+        chain of four calls; the histogram is filled when the window closes).
         """
         status = getattr(response, "status_code", 0) or 0
         response_time_us = round(response_time * 1000) if response_time and response_time > 0 else 0
-        # ``add``'s lines, inlined (a call less on every request; a test holds the two paths equal)
         completed_s = (start_time or 0.0) + response_time_us / 1e6
         index = math.floor((completed_s - self.started_at_s) / self.window_s)
         cells = self._filling_cells if index == self._filling else self._window(index)
@@ -251,28 +244,6 @@ class WindowedRecorder:
             due = context.get("due_s")
             if isinstance(due, (int, float)):
                 _file_due(cell, response_time_us, completed_s, due)
-
-    def add(self, start_time_s: float, response_time_us: int, key: Key, response_bytes: int,
-            due_time_s: float | None = None) -> None:
-        """``record`` without a ``RequestRecord`` (``on_request``'s path): the latency joins its cell's ``pending``.
-
-        The window being filled is remembered (one comparison instead of a
-        dict built and dropped by ``setdefault``); the histogram is filled
-        when the window closes.
-        """
-        completed_s = start_time_s + response_time_us / 1e6
-        index = math.floor((completed_s - self.started_at_s) / self.window_s)
-        cells = self._filling_cells if index == self._filling else self._window(index)
-        cell = cells.get(key)
-        if cell is None:
-            cell = self._cell(cells, key)
-        try:
-            cell.pending.append(response_time_us)
-        except OverflowError:  # past what 64 bits hold, so far past the range
-            cell.pending.append(_PAST_RANGE)
-        cell.response_bytes += response_bytes
-        if due_time_s is not None:
-            _file_due(cell, response_time_us, completed_s, due_time_s)
 
     def merge(self, window_start_s: float, key: Key, count: int, response_bytes: int, histogram: str,
               histogram_due: str | None = None) -> None:

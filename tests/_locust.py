@@ -66,6 +66,23 @@ def assert_reconciled(run: LocustRun, seen: dict) -> None:
         assert answered[key] <= seen.get(key, 0) <= answered[key] + cancelled[key], (key, answered, cancelled, seen)
 
 
+@dataclass(frozen=True)
+class _Response:
+    status_code: int
+
+
+def request_event(start_time_s: float, name: str, method: str, status: int, kind: str, response_time_us: int,
+                  response_bytes: int, journey: str = "", due_time_s: float | None = None) -> dict:
+    """The keyword arguments of Locust's ``request`` event for a request of these fields (``RequestRecord``'s, in
+    its order): ``kind`` "ok" (no exception) or "status" (an error with the status); the recorder's only way in."""
+    if kind not in ("ok", "status"):
+        raise ValueError(f"request_event makes ok and status requests, not {kind!r}")
+    return {"request_type": method, "name": name, "response_time": response_time_us / 1000,
+            "response_length": response_bytes, "exception": None if kind == "ok" else RuntimeError(f"HTTP {status}"),
+            "response": _Response(status), "start_time": start_time_s, "url": name,
+            "context": {"journey": journey, **({} if due_time_s is None else {"due_s": due_time_s})}}
+
+
 def locust_command(*args: str) -> list[str]:
     """``locust -f locustfiles/flash_sale.py ARGS`` with this interpreter's Locust."""
     return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), *args]

@@ -229,12 +229,12 @@ def test_windows_keep_hist_due_and_merge_it_exactly():
     """A window's row carries hist_due only when its requests were due; merged rows and totals add it up."""
     from hdrh.histogram import HdrHistogram
 
-    from reports.records import RequestRecord
     from reports.windows import WindowedRecorder
+    from tests._locust import request_event
 
     worker, master = WindowedRecorder(started_at_s=100.0), WindowedRecorder(started_at_s=100.0)
-    worker.record(RequestRecord(100.2, "/checkout", "POST", 201, "ok", 40_000, 5, "buyer", due_time_s=99.0))
-    worker.record(RequestRecord(100.3, "/products", "GET", 200, "ok", 10_000, 5, "browser"))
+    worker.on_request(**request_event(100.2, "/checkout", "POST", 201, "ok", 40_000, 5, "buyer", due_time_s=99.0))
+    worker.on_request(**request_event(100.3, "/products", "GET", 200, "ok", 10_000, 5, "browser"))
     rows = {row.name: row.to_json() for row in worker.flush(None)}
     assert "hist_due" in rows["/checkout"] and "hist_due" not in rows["/products"]
     assert HdrHistogram.decode(rows["/checkout"]["hist_due"]).get_max_value() == pytest.approx(1_240_000, rel=1e-3)

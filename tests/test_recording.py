@@ -13,7 +13,7 @@ from reports.records import RequestRecord, classify, record_from_event
 from reports.results_folder import ResultsFolder, sanitise_run_id
 from reports.windows import HIGHEST_US, WindowedRecorder, _file, new_histogram
 from surgegate.errors import BadInput
-from tests._locust import SHORT_PROFILE, run_locust
+from tests._locust import SHORT_PROFILE, request_event, run_locust
 
 
 class RateLimited(Exception):
@@ -47,7 +47,7 @@ def test_windows_close_by_completion_and_merge_exactly():
     recorder = WindowedRecorder(started_at_s=100.0)
     times_us = [1_000, 1_500, 250_000, 999_999, 2_000_000]
     for i, t in enumerate(times_us):
-        recorder.record(RequestRecord(100.0 + i * 0.1, "/p", "GET", 200, "ok", t, 10))
+        recorder.on_request(**request_event(100.0 + i * 0.1, "/p", "GET", 200, "ok", t, 10))
     assert recorder.flush(100.9) == []  # window 0 still open
     rows = recorder.flush(102.0)
     assert [(r.window_start_s, r.count) for r in rows] == [(0.0, 3), (1.0, 1)]
@@ -100,9 +100,9 @@ def test_the_per_request_path_files_what_hdrh_would():
     assert merged_due.get_total_count() == len(values_us)
 
 
-def test_the_per_request_path_and_the_record_agree():
-    """The listener (no ``RequestRecord``) and ``record(record_from_event(...))`` file every kind of request, open
-    model or closed, in the same window under the same key with the same latencies."""
+def test_the_recorder_and_the_raw_samples_agree():
+    """What the listener files and what a raw sample (``record_from_event``) says of the same request agree for every
+    kind of request, open model or closed: the window, the key, the latency and the time from due."""
     events = []
     for status, exception in ((504, ConnectionError("504")), (200, None), (201, RateLimited("x")), (0, Timeout()),
                               (None, None)):
@@ -111,13 +111,22 @@ def test_the_per_request_path_and_the_record_agree():
             events.append(dict(request_type="POST", name="/checkout", response_time=2001.2345, response_length=61,
                                exception=exception, response=response, context=context, start_time=1000.5,
                                url="http://x/checkout"))
-    via_listener, via_record = WindowedRecorder(started_at_s=1000.0), WindowedRecorder(started_at_s=1000.0)
     for event in events:
-        via_listener.on_request(**event)
-        via_record.record(record_from_event(**event))
-    rows = via_listener.flush(None)
-    assert rows == via_record.flush(None)
-    assert sum(row.count for row in rows) == len(events) and any(row.histogram_due for row in rows)
+        recorder, record = WindowedRecorder(started_at_s=1000.0), record_from_event(**event)
+        recorder.on_request(**event)
+        (row,) = recorder.flush(None)
+        completed_s = record.start_time_s + record.response_time_us / 1e6
+        assert (row.window_start_s, row.name, row.method, row.status, row.kind, row.count, row.response_bytes) == (
+            float(int(completed_s - 1000.0)), record.name, record.method, record.status, record.kind, 1,
+            record.response_bytes)
+        latency = HdrHistogram.decode(row.histogram)
+        assert latency.get_max_value() == latency.get_highest_equivalent_value(record.response_time_us)
+        if record.from_due_us is None:
+            assert row.histogram_due is None
+        else:
+            due = HdrHistogram.decode(row.histogram_due)
+            assert due.get_max_value() == due.get_highest_equivalent_value(record.from_due_us)
+    assert any(record_from_event(**event).from_due_us for event in events)
 
 
 @pytest.mark.parametrize(("raw", "clean"), [("run 1", "run-1"), ("../../etc", "etc"), ("a/b", "a-b"), ("x..y", "x-y")])
@@ -247,7 +256,7 @@ def test_totals_are_the_sum_of_the_closed_windows():
     """After the last flush the run's totals hold every request, with the same percentiles as all windows merged."""
     recorder = WindowedRecorder(started_at_s=0.0)
     for i in range(1000):
-        recorder.record(RequestRecord(i * 0.01, "/p", "GET", 200, "ok", 1000 + i * 37, 5))
+        recorder.on_request(**request_event(i * 0.01, "/p", "GET", 200, "ok", 1000 + i * 37, 5))
     rows = recorder.flush(None)
     (total,) = recorder.totals.values()
     assert (total.count, total.response_bytes, recorder.recorded) == (1000, 5000, 1000)
@@ -335,9 +344,9 @@ def test_torn_sample_chunk_keeps_the_complete_ones(tmp_path):
 def test_a_reused_histogram_starts_empty():
     """A window's histogram, cleared and reused for the next window, holds only the next window's requests."""
     recorder = WindowedRecorder(started_at_s=0.0)
-    recorder.record(RequestRecord(0.0, "/p", "GET", 200, "ok", 300_000, 1))
+    recorder.on_request(**request_event(0.0, "/p", "GET", 200, "ok", 300_000, 1))
     (first,) = recorder.flush(1.0)
-    recorder.record(RequestRecord(1.0, "/p", "GET", 200, "ok", 1_000, 1))
+    recorder.on_request(**request_event(1.0, "/p", "GET", 200, "ok", 1_000, 1))
     (second,) = recorder.flush(2.0)
     reused = HdrHistogram.decode(second.histogram)
     assert (reused.get_total_count(), reused.get_min_value(), reused.get_max_value()) == (1, 1_000, 1_000)
@@ -357,7 +366,8 @@ def test_recorder_memory_does_not_grow_with_requests():
         for second in range(first_s, last_s):
             for i in range(1000):
                 name, method, status, kind = keys[i % 3]
-                recorder.record(RequestRecord(second + i / 1000, name, method, status, kind, 500 + i * 997 % 400_000, 9))
+                latency_us = 500 + i * 997 % 400_000
+                recorder.on_request(**request_event(second + i / 1000, name, method, status, kind, latency_us, 9))
             recorder.flush(second + 1.5)
 
     tracemalloc.start()
