@@ -30,11 +30,15 @@ _ACCEPT = "text/plain;version=0.0.4;q=1,*/*;q=0.1"  # the Prometheus text format
 _SAMPLE_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 
 
-def parse_exposition(text: str, keep: KeepList, decided: dict[tuple[str, str], bool] | None = None) -> list[dict[str, Any]]:
+Decisions = dict[tuple[str, str, str], tuple[bool, bool]]
+"""(family, its type, sample name) -> (whether the line is parsed, whether it ends the family): ``_decide``'s."""
+
+
+def parse_exposition(text: str, keep: KeepList, decided: Decisions | None = None) -> list[dict[str, Any]]:
     """The kept samples of a Prometheus text exposition: ``metric``, ``type``, ``labels``, ``value``.
 
-    Sample lines the keep-list drops whatever family they belong to are left out before the text
-    is parsed (``_worth_parsing``); ``decided`` keeps those decisions from one scrape to the next.
+    The lines the keep-list drops are left out before the text is parsed (``_worth_parsing``);
+    ``decided`` keeps its decisions from one scrape to the next.
 
     Raises:
         ScrapeError: the text is not in the Prometheus format (all or nothing: no half scrape). A
@@ -51,7 +55,7 @@ def parse_exposition(text: str, keep: KeepList, decided: dict[tuple[str, str], b
     return rows
 
 
-def _worth_parsing(text: str, keep: KeepList, decided: dict[tuple[str, str, str], tuple[bool, bool]]) -> str:
+def _worth_parsing(text: str, keep: KeepList, decided: Decisions) -> str:
     """``text`` without the lines the keep-list drops: what is left parses to the same kept samples.
 
     prometheus_client's parser costs ~15 us a line, and most of a shop's page is what nobody reads (a
@@ -109,8 +113,10 @@ def _decide(keep: KeepList, family: str, typ: str, name: str) -> tuple[bool, boo
     """Whether a sample line named ``name`` after ``family``'s header must be parsed; whether it is a stray."""
     suffixes = {"summary": ("_count", "_sum", ""), "histogram": ("_count", "_sum", "_bucket")}.get(typ, ("",))
     if family and name in [family + suffix for suffix in suffixes]:
-        if typ == "counter":
-            return keep.keeps(family[:-6], name) if family.endswith("_total") else keep.keeps(family, name + "_total"), False
+        if typ == "counter":  # the parser names the family without _total, or the sample with it
+            if family.endswith("_total"):
+                return keep.keeps(family[:-6], name), False
+            return keep.keeps(family, name + "_total"), False
         return keep.keeps(family, name), False
     if family:
         return True, True  # it ends the family before it: parsed, so that the lines after it are grouped as they were
@@ -128,8 +134,8 @@ class PrometheusSource:
         self.secrets = tuple(s for s in (parts.password,) if s)
         self.worst_case_s = timeout_s
         self._session: requests.Session | None = None
-        self._decided: dict[KeepList, dict[tuple[str, str], bool]] = {}
-        """Keep-list -> (family, sample name) -> whether it may keep it: the same lines come every scrape."""
+        self._decided: dict[KeepList, Decisions] = {}
+        """Keep-list -> its decisions: the same lines come every scrape."""
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "kind": self.kind, "url": shown_url(self.url)}

@@ -2,9 +2,10 @@
 
 ``WindowedRecorder.on_request`` (a listener of Locust's ``request`` event)
 files each request under its key (endpoint name, method, status, kind) in
-the window of the second it *completed* in, into an HdrHistogram of microseconds with 3 significant
-digits (values from 1 us to 1 h: a relative error of at most 0.1%, where
-Locust's own statistics round to about two digits). ``flush(now_s)`` closes
+the window of the second it *completed* in, into an HdrHistogram of
+microseconds with 3 significant digits (values from 1 us to 1 h: a relative
+error of at most 0.1%, where Locust's own statistics round to about two
+digits). ``flush(now_s)`` closes
 every window that has ended and returns its rows, each with the histogram
 encoded (HdrHistogram's compressed base64 form, which merges exactly), to be
 written by the caller; closed windows are dropped from memory and their
@@ -23,10 +24,10 @@ ends, instead of waiting for the slowest request that started in it.
 Contract: ``on_request`` (Locust's event) is called on every request from
 the load generator's event loop and must stay cheap: it finds the cell (two
 dict lookups) and appends the latency to the cell's ``pending`` array, about
-0.6 us in a loop. The histograms are filled when the window
-closes, all of a cell's latencies at once (``_file``: hdrh's index
-computation in numpy, the same counts as ``record_value``); ``flush`` is
-called about once a second from the same loop.
+0.6 us in a loop. The histograms are filled when the window closes, all of
+a cell's latencies at once (``_file``: hdrh's index computation in numpy,
+the same counts as ``record_value``); ``flush`` is called about once a
+second from the same loop.
 
 In distributed mode each worker records into its own ``WindowedRecorder``
 (started at the master's start time, so the windows line up) and ships the
