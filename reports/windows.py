@@ -5,11 +5,11 @@ files each request under its key (endpoint name, method, status, kind) in
 the window of the second it *completed* in, into an HdrHistogram of
 microseconds with 3 significant digits (values from 1 us to 1 h: a relative
 error of at most 0.1%, where Locust's own statistics round to about two
-digits). ``flush(now_s)`` closes
-every window that has ended and returns its rows, each with the histogram
-encoded (HdrHistogram's compressed base64 form, which merges exactly), to be
-written by the caller; closed windows are dropped from memory and their
-histograms reused, so memory does not grow with the length of the run.
+digits). ``flush(now_s)`` closes every window that has ended and returns its
+rows, each with the histogram encoded (HdrHistogram's compressed base64 form,
+which merges exactly), to be written by the caller; closed windows are
+dropped from memory and their histograms reused, so memory does not grow
+with the length of the run.
 
 Open model: a request that carries the time it was due by the arrival
 schedule (``context["due_s"]``) is also filed, under the same key and
