@@ -19,18 +19,21 @@ from tests._postgres import ThrowawayPostgres, find_bindir
 
 LOAD_MODULES = frozenset({
     "test_benchmarks_smoke", "test_capacity", "test_capacity_search", "test_demo", "test_diagnosis",
-    "test_flash_sale_run", "test_flash_sale_web_ui", "test_gate_run", "test_open_model_run", "test_profile_from_log",
-    "test_recording", "test_recording_distributed", "test_report_html", "test_server_metrics",
+    "test_flash_sale_run", "test_flash_sale_web_ui", "test_gate_run", "test_open_model_run", "test_recording",
+    "test_recording_distributed", "test_report_html",
 })
 """Modules that run Locust: never two of their runs at once (they would measure each other). The stub's own burst
-tests (``test_stub_burst``: a few seconds of concurrent checkouts, asserting only who got a 504) run with the rest."""
+tests (``test_stub_burst``: a few seconds of concurrent checkouts, asserting only who got a 504) run with the rest.
+A module that is mostly something else marks its few runs ``@pytest.mark.load`` instead (``test_server_metrics``,
+``test_profile_from_log``), so that the rest of it runs beside the load group, not after it."""
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist turns the group mark into the node's group
 def pytest_collection_modifyitems(items) -> None:
-    """Put every test of a load module into the one "load" group."""
+    """Put every test of a load module, and every test marked ``load``, into the one "load" group."""
     for item in items:
-        if item.module is not None and item.module.__name__.rsplit(".", 1)[-1] in LOAD_MODULES:
+        in_module = item.module is not None and item.module.__name__.rsplit(".", 1)[-1] in LOAD_MODULES
+        if in_module or item.get_closest_marker("load") is not None:
             item.add_marker(pytest.mark.xdist_group("load"))
 
 

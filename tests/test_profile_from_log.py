@@ -502,6 +502,7 @@ def sample_replay(tmp_path_factory):
     return load_profile(out, peak_multiplier=REPLAY_MULTIPLIER), run, seen, results
 
 
+@pytest.mark.load
 def test_the_sample_profile_replays_against_the_stub(sample_replay):
     """The profile made from the sample plays its stages in order against the stub, and every request is counted."""
     from tests._locust import folder_counts
@@ -517,6 +518,7 @@ def test_the_sample_profile_replays_against_the_stub(sample_replay):
         assert answered[key] <= seen[key] <= answered[key] + cancelled[key], (key, answered, cancelled, seen)
 
 
+@pytest.mark.load
 def test_the_sample_replay_starts_the_journeys_the_log_had(sample_replay):
     """The log's journey starts, scaled, are the replay's planned arrivals; each started one sent one entry request.
 

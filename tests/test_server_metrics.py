@@ -662,6 +662,7 @@ def _run_probe(tmp_path: Path, *args: str, env: dict | None = None, run_time: st
     return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr), folder
 
 
+@pytest.mark.load
 def test_inside_locust_a_hanging_database_does_not_stall_the_shoppers(start_stub, silent_port, tmp_path):
     """A DSN to a port that never answers: 2 s connects, gaps, and the event loop never pauses for them."""
     stub = start_stub("incident")
@@ -687,6 +688,7 @@ def test_inside_locust_a_hanging_database_does_not_stall_the_shoppers(start_stub
     assert done.stderr.count("cannot scrape postgresql") == 1  # logged once, however many gaps
 
 
+@pytest.mark.load
 def test_inside_locust_pg_activity_and_named_urls_are_recorded(start_stub, pg_url, tmp_path):
     """Named --metrics-url, --pg-dsn with a password on the command line: rows from both, and no secret anywhere.
 
@@ -726,6 +728,7 @@ def test_inside_locust_pg_activity_and_named_urls_are_recorded(start_stub, pg_ur
     assert SECRET not in done.stdout + done.stderr + "".join(p.read_text() for p in folder.path.iterdir())
 
 
+@pytest.mark.load
 def test_inside_locust_a_bad_metrics_option_exits_2_before_any_request(start_stub, tmp_path):
     """A non-loopback --metrics-url: one Error line, exit 2, and the shop saw nothing."""
     stub = start_stub("incident")
@@ -737,6 +740,7 @@ def test_inside_locust_a_bad_metrics_option_exits_2_before_any_request(start_stu
     assert stub.scrape_gateway().get("shop_gateway_responses_total", {}) == {}
 
 
+@pytest.mark.load
 @pytest.mark.skipif("server_scrape" not in LOCUSTFILE.read_text(),
                     reason="needs locustfiles/flash_sale.py and recording.py to wire locustfiles/server_scrape.py")
 def test_a_flash_sale_run_writes_server_metrics(start_stub, tmp_path):
