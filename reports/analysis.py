@@ -16,7 +16,7 @@ Definitions (the verdict and every report use these):
 - error rate: failures / requests. Status rate: requests answered with that status / requests.
 - latency: the response times of requests except ``cancelled`` and ``refused_target``,
   failures included (a 504 after 2 s is 2 s a shopper waited). Percentiles in ms, read from
-  the merged histograms, rounded to the histograms' 3 significant digits.
+  the merged histograms: the middle of the percentile's bucket, within 0.05% of the value.
 - throughput: ``ok`` requests per second of the range (goodput: fast 504s are not throughput).
 - latency from due (open model only, ``latency_from_due_ms``): the same requests' times from when
   each was due by the arrival schedule to its answer, corrected for coordinated omission (see

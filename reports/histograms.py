@@ -13,12 +13,18 @@ group's merged counts, finding the same bucket as
 ``max(1, int(p * total / 100 + 0.5))``, the bucket is the first whose running
 count reaches it; a test checks this against ``HdrHistogram`` itself). The
 value reported is that bucket's middle (``get_mean_value``'s "median
-equivalent" value) rounded to the histogram's 3 significant digits, not
-``HdrHistogram``'s top of the bucket: 2.000 s lands in the 1,024-us bucket
-1,999,872 .. 2,000,895 us, whose top would report 2,000,895 (2.01 ms over a
-2 s bound that a request of exactly 2 s meets) and whose middle, 2,000,384,
-reports 2.00 s, which is all the histogram knows. So a value exactly at a
-bound of 3 significant digits (800 ms, 2 s) passes, and one 0.1% above fails.
+equivalent" value), unrounded: every value the bucket stands for is within
+half a bucket of it, 1/2048 (0.05%) of the value at most, where
+``HdrHistogram``'s top of the bucket can be a whole bucket off. People read
+it at 3 significant digits (``objectives.format_value``); analysis.json and
+verdict.json keep it whole.
+
+A latency bound is judged at the histogram's resolution (``meets_bound``):
+a percentile meets ``<= bound`` unless its whole bucket lies above the
+bound. 2.000 s lands in the 1,024-us bucket 1,999,872 .. 2,000,895 us, whose
+middle, 2,000,384 us, is above a 2 s bound that a request of exactly 2 s
+meets; the histogram cannot tell the values of one bucket apart, so that
+bucket meets it, and the next one (0.1% above the bound at most) fails.
 
 Decoding is ``reports._hdr_codec``'s.
 """
@@ -30,10 +36,10 @@ from collections.abc import Sequence
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
-from reports.windows import new_histogram
+from reports.windows import LOWEST_US, counts_index, new_histogram
 
-__all__ = ["PERCENTILES", "percentiles_us", "grouped_percentiles_us", "sliding_percentile_us", "round_significant",
-           "BUCKET_COUNT", "HIGHEST_EQUIVALENT_US", "MIDDLE_EQUIVALENT_US"]
+__all__ = ["PERCENTILES", "percentiles_us", "grouped_percentiles_us", "sliding_percentile_us", "meets_bound",
+           "BUCKET_COUNT", "LOWEST_EQUIVALENT_US", "HIGHEST_EQUIVALENT_US", "MIDDLE_EQUIVALENT_US"]
 
 PERCENTILES: tuple[tuple[str, float], ...] = (("p50", 50.0), ("p90", 90.0), ("p95", 95.0), ("p99", 99.0),
                                               ("p99.9", 99.9), ("max", 100.0))
@@ -44,9 +50,9 @@ BUCKET_COUNT = _REFERENCE.counts_len
 """Counters in one of surgegate's histograms (23,552)."""
 
 
-def _equivalent_values(reference: HdrHistogram) -> tuple[np.ndarray, np.ndarray]:
-    """Per counter index: the highest value (us) it stands for, as ``get_highest_equivalent_value`` computes
-    it, and its middle, as ``_hdr_median_equiv_value`` does."""
+def _equivalent_values(reference: HdrHistogram) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per counter index: the lowest value (us) it stands for, the highest, as ``get_highest_equivalent_value``
+    computes it, and its middle, as ``_hdr_median_equiv_value`` does."""
     index = np.arange(reference.counts_len, dtype=np.int64)
     half_magnitude = reference.sub_bucket_half_count_magnitude
     half_count = reference.sub_bucket_half_count
@@ -57,19 +63,23 @@ def _equivalent_values(reference: HdrHistogram) -> tuple[np.ndarray, np.ndarray]
     bucket[first] = 0
     shift = bucket + reference.unit_magnitude
     lowest, width = sub_bucket << shift, np.int64(1) << shift
-    return lowest + width - 1, lowest + (width >> 1)
+    return lowest, lowest + width - 1, lowest + (width >> 1)
 
 
-HIGHEST_EQUIVALENT_US, MIDDLE_EQUIVALENT_US = _equivalent_values(_REFERENCE)
-"""Per counter index: what ``HdrHistogram`` reports for a percentile landing on it (for tests), and the
-bucket's middle, which surgegate reports (rounded to 3 significant digits)."""
+LOWEST_EQUIVALENT_US, HIGHEST_EQUIVALENT_US, MIDDLE_EQUIVALENT_US = _equivalent_values(_REFERENCE)
+"""Per counter index: the lowest value it stands for (what a bound is judged by), what ``HdrHistogram``
+reports for a percentile landing on it (for tests), and the bucket's middle, which surgegate reports."""
 
-def round_significant(values_us: np.ndarray | int) -> np.ndarray:
-    """``values_us`` rounded half up to 3 significant digits: 2_000_895 -> 2_000_000, 33_567 -> 33_600."""
-    values = np.asarray(values_us, dtype=np.int64)
-    digits = np.floor(np.log10(np.maximum(values, 1))).astype(np.int64) + 1
-    factor = np.power(10, np.maximum(digits - 3, 0)).astype(np.int64)
-    return ((values + factor // 2) // factor) * factor
+
+def meets_bound(values_us: np.ndarray, bound_us) -> np.ndarray:
+    """Per reported percentile (a bucket's middle, us): whether it meets ``<= bound_us`` at the histogram's
+    resolution, i.e. whether the lowest value of its bucket is within the bound.
+
+    ``bound_us`` may be a ``Fraction``: each comparison is exact.
+    """
+    values = np.maximum(np.asarray(values_us, dtype=np.int64), LOWEST_US)
+    lowest = LOWEST_EQUIVALENT_US[np.minimum(counts_index(values), BUCKET_COUNT - 1)]
+    return np.array([value <= bound_us for value in lowest.tolist()], dtype=bool)
 
 
 def _target_counts(totals: np.ndarray, percentile: float) -> np.ndarray:
@@ -84,19 +94,18 @@ def percentiles_us(buckets: np.ndarray, counts: np.ndarray, percentiles: Sequenc
     merged = np.bincount(buckets, weights=counts, minlength=BUCKET_COUNT)  # exact: float64 counts up to 2^53
     running = np.cumsum(merged)
     total = np.array([int(round(running[-1]))])
-    return [int(round_significant(MIDDLE_EQUIVALENT_US[int(np.searchsorted(running, _target_counts(total, p)[0]))]))
-            for p in percentiles]
+    return [int(MIDDLE_EQUIVALENT_US[int(np.searchsorted(running, _target_counts(total, p)[0]))]) for p in percentiles]
 
 
 def grouped_percentiles_us(groups: np.ndarray, buckets: np.ndarray, counts: np.ndarray, group_count: int,
-                           percentiles: Sequence[float], *, rounded: bool = True) -> list[np.ndarray]:
+                           percentiles: Sequence[float], *, middle: bool = True) -> list[np.ndarray]:
     """Per group, the percentiles of the merged counts of its entries: one array per percentile, -1 for no data.
 
     Args:
         groups: the group (0 .. group_count - 1) of each entry, e.g. a window or an (endpoint, window) pair.
         buckets, counts: the entries' counter indices and counts, as ``decode_sparse`` returns them.
-        rounded: report the bucket's middle rounded to 3 significant digits; False gives HdrHistogram's
-            own value (the top of the bucket), for tests.
+        middle: report the bucket's middle; False gives HdrHistogram's own value (the top of the bucket),
+            for tests.
     """
     order = np.lexsort((buckets, groups))
     groups, buckets, counts = groups[order], buckets[order], counts[order]
@@ -108,10 +117,8 @@ def grouped_percentiles_us(groups: np.ndarray, buckets: np.ndarray, counts: np.n
     for percentile in percentiles:
         position = np.searchsorted(running, before + _target_counts(totals, percentile), side="left")
         position = np.minimum(position, max(len(running) - 1, 0))
-        table = MIDDLE_EQUIVALENT_US if rounded else HIGHEST_EQUIVALENT_US
+        table = MIDDLE_EQUIVALENT_US if middle else HIGHEST_EQUIVALENT_US
         values = table[buckets[position]] if len(buckets) else np.zeros(group_count, np.int64)
-        if rounded:
-            values = round_significant(values)
         answers.append(np.where(totals > 0, values, -1))
     return answers
 
@@ -145,5 +152,5 @@ def sliding_percentile_us(seconds: np.ndarray, buckets: np.ndarray, counts: np.n
         total = int(merged.sum())
         if total:
             position = int(np.searchsorted(np.cumsum(merged), _target_counts(np.array([total]), percentile)[0]))
-            answers[i] = int(round_significant(MIDDLE_EQUIVALENT_US[used[position]]))
+            answers[i] = int(MIDDLE_EQUIVALENT_US[used[position]])
     return answers

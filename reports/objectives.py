@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from reports.analysis import Analysis
+from reports.histograms import meets_bound
 from reports.slo import LATENCY_METRICS, Objective
 
 __all__ = ["ObjectiveResult", "FailurePoint", "judge_objective", "format_value"]
@@ -74,16 +75,30 @@ class ObjectiveResult:
     first_failure: FailurePoint | None = None
 
 
-def format_value(value: float | None, unit: str) -> str:
-    """``33.6 ms``, ``2.00 s``, ``59.1%``, ``0.5%``, ``12.3 req/s``, ``18 s``; ``-`` for None."""
+def _significant(value: float, digits: int) -> str:
+    """``value`` to ``digits`` significant digits, never in exponent form: 1234 -> ``1230``, 0.5 -> ``0.5``."""
+    text = f"{value:.{digits}g}"
+    if "e" in text:
+        rounded = float(text)
+        text = f"{rounded:.0f}" if abs(rounded) >= 1 else f"{rounded:.{digits + 12}f}".rstrip("0").rstrip(".")
+    return text
+
+
+def format_value(value: float | None, unit: str, digits: int = 3) -> str:
+    """``33.6 ms``, ``2 s``, ``59.1%``, ``0.5%``, ``12.3 req/s``, ``1230 req/s``, ``18 s``; ``-`` for None.
+
+    To ``digits`` significant digits (3: what people read; a latency's figure is within 0.05% of the
+    value, ``reports.histograms``), rounded before the unit is chosen: 999.68 ms reads ``1 s``.
+    """
     if value is None:
         return "-"
     if unit == "ms":
-        return f"{value / 1000:.3g} s" if value >= 1000 else f"{value:.3g} ms"
+        value = float(f"{value:.{digits}g}")
+        return f"{_significant(value / 1000, digits)} s" if value >= 1000 else f"{_significant(value, digits)} ms"
     if unit == "%":
-        return f"{value:.3g}%"
+        return f"{_significant(value, digits)}%"
     if unit == "req/s":
-        return f"{value:.3g} req/s"
+        return f"{_significant(value, digits)} req/s"
     if unit == "s":
         return f"{value:g} s"
     return f"{value:g} {unit}"
@@ -230,7 +245,7 @@ class _Judgement:
             values_us = self.analysis.sliding_percentile_us(self.group, LATENCY_METRICS[objective.metric], starts,
                                                             length)
             judged = enough & (values_us >= 0)
-            passed = np.array([v <= bound for v in values_us.tolist()], dtype=bool)
+            passed = meets_bound(values_us, bound)  # at the histogram's resolution (reports.histograms)
             return values_us / 1000, judged, passed
         if objective.kind == "throughput":
             ok = _window_sums(counts.ok, starts, length)
@@ -259,7 +274,7 @@ class _Judgement:
         what = f"worst of {int(judged.sum())} windows of {length} s" if windowed else f"over {length} s"
         detail = f"{requests} requests; {what}{note}"
         result = replace(self.base, status="fail" if failing.any() else "pass", observed=round(worst, 6),
-                         observed_text=format_value(worst, self.unit), detail=detail, requests=requests,
+                         observed_text=self.observed_text(worst, bool(failing.any())), detail=detail, requests=requests,
                          windows_judged=int(judged.sum()) if windowed else None,
                          windows_failed=int(failing.sum()) if windowed else None)
         if failing.any():
@@ -282,8 +297,22 @@ class _Judgement:
         return FailurePoint(t_s=moment, window_start_s=start, window_end_s=start + length,
                             stage=self.analysis.stage_at(moment), users=load.get("users"),
                             target_users=load.get("target_users"), rps=load.get("rps"), observed=round(value, 6),
-                            observed_text=format_value(value, "ms" if self.objective.kind == "latency" else
-                                                       "req/s" if self.objective.kind == "throughput" else "%"))
+                            observed_text=self.observed_text(value, True))
+
+    def observed_text(self, value: float, failed: bool) -> str:
+        """The value as people read it; a latency that breached its bound with the digits that show it above.
+
+        A breaching percentile's bucket lies wholly above the bound, but its figure can round to the
+        bound at 3 digits (2,001.408 ms reads ``2 s`` against ``2s``): then 4 (``2.001 s``), or more.
+        """
+        unit = "ms" if self.objective.kind == "latency" else "req/s" if self.objective.kind == "throughput" \
+            else self.unit
+        digits = 3
+        if failed and self.objective.kind == "latency":
+            bound_ms = _bound_in_unit(self.objective)
+            while digits < 6 and float(f"{value:.{digits}g}") <= bound_ms:
+                digits += 1
+        return format_value(value, unit, digits)
 
     def recovery(self) -> ObjectiveResult:
         objective, analysis = self.objective, self.analysis

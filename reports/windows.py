@@ -53,7 +53,8 @@ from hdrh.histogram import HdrHistogram
 
 from reports.records import classify
 
-__all__ = ["WindowedRecorder", "WindowRow", "Key", "LOWEST_US", "HIGHEST_US", "SIGNIFICANT_DIGITS", "new_histogram"]
+__all__ = ["WindowedRecorder", "WindowRow", "Key", "LOWEST_US", "HIGHEST_US", "SIGNIFICANT_DIGITS", "new_histogram",
+           "counts_index"]
 
 LOWEST_US = 1
 HIGHEST_US = 3_600_000_000
@@ -83,20 +84,26 @@ _PAST_RANGE = 2 ** 62
 (``HIGHEST_US + 1`` is not: hdrh's last bucket reaches past ``HIGHEST_US``, so it keeps values a little above it)."""
 
 
+def counts_index(values_us: np.ndarray) -> np.ndarray:
+    """The counter each value (an int64 array of microseconds, each >= 1) is counted in: hdrh's
+    ``_counts_index_for`` in numpy (``frexp``'s exponent is ``bit_length``, exact below 2**53); an index
+    ``>= counts_len`` is past the range."""
+    bucket = np.frexp((values_us | _SUB_BUCKET_MASK).astype(np.float64))[1].astype(np.int64) - _BUCKET_SHIFT
+    return ((bucket + 1) << _HALF_MAGNITUDE) + (values_us >> (bucket + _UNIT_MAGNITUDE)) - _HALF_COUNT
+
+
 def _file(histogram: HdrHistogram, values_us: array) -> None:
     """``histogram.record_value(max(1, v))`` for every ``v`` of ``values_us``, at once: the same counts.
 
-    hdrh's index (``_counts_index_for``) computed in numpy: ``frexp``'s
-    exponent is ``bit_length`` (exact: every value is below 2**53), and a value
-    past the range is dropped, as ``record_value`` drops it. The per-request
+    hdrh's index computed in numpy (``counts_index``), and a value past the
+    range is dropped, as ``record_value`` drops it. The per-request
     path only appends to ``values_us`` (issue 10: in place, updating the
     histogram on every request cost ~2% of a zero-think run's CPU).
     """
     if not values_us:
         return
     values = np.maximum(np.frombuffer(values_us, dtype=np.int64), LOWEST_US)
-    bucket = np.frexp((values | _SUB_BUCKET_MASK).astype(np.float64))[1].astype(np.int64) - _BUCKET_SHIFT
-    index = ((bucket + 1) << _HALF_MAGNITUDE) + (values >> (bucket + _UNIT_MAGNITUDE)) - _HALF_COUNT
+    index = counts_index(values)
     inside = index < _COUNTS_LEN
     if not inside.all():
         index, values = index[inside], values[inside]

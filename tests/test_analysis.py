@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+from fractions import Fraction
 from collections import defaultdict
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from hdrh.histogram import HdrHistogram
 from reports.analysis import analyse_folder
 from reports._hdr_codec import decode_rows, decode_sparse
 from reports.histograms import (BUCKET_COUNT, HIGHEST_EQUIVALENT_US, MIDDLE_EQUIVALENT_US, grouped_percentiles_us,
-                                percentiles_us, round_significant, sliding_percentile_us)
+                                meets_bound, percentiles_us, sliding_percentile_us)
 from reports.windows import new_histogram
 from surgegate.errors import BadInput
 
@@ -151,7 +152,7 @@ def test_merged_percentiles_equal_hdrhistogram_on_the_merged_histogram():
         counts.append(c)
     b, c = np.concatenate(buckets), np.concatenate(counts)
     for percentile in (0.1, 50, 90, 95, 99, 99.9, 100):
-        ours = grouped_percentiles_us(np.zeros(len(b), dtype=np.int64), b, c, 1, [percentile], rounded=False)[0][0]
+        ours = grouped_percentiles_us(np.zeros(len(b), dtype=np.int64), b, c, 1, [percentile], middle=False)[0][0]
         assert ours == merged.get_value_at_percentile(percentile), percentile
 
 
@@ -162,20 +163,35 @@ def test_grouped_percentiles_keep_groups_apart():
     groups = np.concatenate([np.zeros(len(first[0]), np.int64), np.full(len(second[0]), 2, np.int64)])
     p50, top = grouped_percentiles_us(groups, np.concatenate([first[0], second[0]]),
                                       np.concatenate([first[1], second[1]]), 3, [50, 100])
-    assert p50.tolist() == [1_000, -1, 7_000]
-    assert top.tolist() == [50_000, -1, 7_000]
+    # 1 ms: a bucket of 1 us; 50 ms: 49,984 .. 50,015 us (middle 50,000); 7 ms: 7,000 .. 7,003 us (middle 7,002)
+    assert p50.tolist() == [1_000, -1, 7_002]
+    assert top.tolist() == [50_000, -1, 7_002]
 
 
-def test_values_are_rounded_to_three_significant_digits():
-    """Rounding is half up at the third significant digit."""
-    assert round_significant(np.array([2_000_895, 33_567, 999, 1_234, 1_235, 0])).tolist() == \
-        [2_000_000, 33_600, 999, 1_230, 1_240, 0]
+def test_a_value_is_reported_as_its_buckets_middle():
+    """2 s lands in the bucket 1,999,872 .. 2,000,895 us: 2,000,384 is reported (HdrHistogram's top: 2,000,895)."""
+    assert percentiles_us(*decode_sparse(_histogram([2_000_000]).encode().decode()), [50, 95, 100]) == [2_000_384] * 3
 
 
-@pytest.mark.parametrize("value_us", [9_000, 800_000, 2_000_000, 1_500_000, 250_000, 33_600])
-def test_a_recorded_value_of_three_digits_is_reported_as_itself(value_us):
-    """The middle of the bucket holding 9 ms, rounded, is 9 ms (HdrHistogram's top would say 9.01 ms)."""
-    assert percentiles_us(*decode_sparse(_histogram([value_us]).encode().decode()), [50, 95, 100]) == [value_us] * 3
+@pytest.mark.parametrize("value_us", [9_000, 800_000, 2_000_000, 1_500_000, 250_000, 33_600, 1_005])
+def test_a_recorded_value_reads_within_half_a_bucket_and_meets_a_bound_equal_to_it(value_us):
+    """The figure is within 1/2048 of the value; a bound equal to the value is met, the next bucket up breaks it."""
+    reported = percentiles_us(*decode_sparse(_histogram([value_us]).encode().decode()), [50, 95, 100])
+    assert all(abs(v - value_us) <= value_us / 2048 for v in reported)
+    assert meets_bound(np.array(reported), value_us).tolist() == [True] * 3
+    assert meets_bound(np.array(reported), Fraction(value_us)).tolist() == [True] * 3
+    above = int(HIGHEST_EQUIVALENT_US[int(np.flatnonzero(MIDDLE_EQUIVALENT_US == reported[0])[0])]) + 1
+    assert above <= value_us * 1.001  # the next bucket starts at most 0.1% above the value
+    over = percentiles_us(*decode_sparse(_histogram([above]).encode().decode()), [50])
+    assert meets_bound(np.array(over), value_us).tolist() == [False]
+
+
+def test_meets_bound_judges_each_percentile_by_its_buckets_lowest_value():
+    """Hand-computed: 2,000,384 (bucket from 1,999,872) meets 1,999,872 and 2 s but not 1,999,871; -1 is harmless."""
+    values = np.array([2_000_384, 2_000_384, 2_000_384, 1_000, -1])
+    assert meets_bound(values[:3], 1_999_872).tolist() == [True] * 3
+    assert meets_bound(values[:1], 1_999_871).tolist() == [False]
+    assert meets_bound(values[3:], 1_000).tolist() == [True, True]
 
 
 def test_sliding_percentile_equals_merging_each_window_afresh():
@@ -198,7 +214,7 @@ def test_sliding_percentile_equals_merging_each_window_afresh():
         values = [v for s in range(start, start + 10) for v in per_second.get(s, [])]
         if values:
             histogram = _histogram(values)
-            expected = round_significant(histogram._hdr_median_equiv_value(histogram.get_value_at_percentile(95)))
+            expected = histogram._hdr_median_equiv_value(histogram.get_value_at_percentile(95))
         else:
             expected = -1
         assert value == expected, start
@@ -253,7 +269,7 @@ def test_rows_repeated_for_a_window_add_up(tmp_path):
                "hist": _histogram([9_000]).encode().decode()}
         f.write(json.dumps(row) + "\n")
     stats = analyse_folder(path).summary["endpoints"][0]["run"]
-    assert stats["requests"] == 3 and stats["latency_ms"]["max"] == 9.0
+    assert stats["requests"] == 3 and stats["latency_ms"]["max"] == 9.004  # 9 ms: bucket 9,000 .. 9,007 us
 
 
 def test_torn_last_line_is_dropped(tmp_path):
@@ -277,7 +293,7 @@ def test_analysis_json_has_series_for_every_window(tmp_path):
     checkout = document["series"]["endpoints"]["POST /checkout"]
     assert len(checkout["requests"]) == 60 and checkout["requests"][20] == 1
     assert checkout["error_statuses"] == {"504": [0] * 20 + [1] + [0] * 39}
-    assert checkout["p95_ms"][20] == pytest.approx(2000.0) and checkout["p95_ms"][19] is None
+    assert checkout["p95_ms"][20] == 2000.384 and checkout["p95_ms"][19] is None
     assert document["overall"]["stages"]["peak"]["requests"] == 91
     assert document["endpoints"][0]["endpoint"] == "GET /products"
 

@@ -89,13 +89,14 @@ def test_both_latencies_are_read_and_the_corrected_one_shows_the_stall(tmp_path)
     """From the send: 40 ms throughout; from due: 40 ms, then 2 s in the stall (20-30 s)."""
     analysis = analyse_folder(_stall(tmp_path).write())
     assert analysis.latency_corrected
+    # Read as their buckets' middles: 40 ms as 40.016 (40,000 .. 40,031 us), 2 s as 2000.384.
     peak = analysis.summary["overall"]["stages"]["peak"]
-    assert peak["latency_ms"]["p95"] == pytest.approx(40.0)
-    assert peak["latency_from_due_ms"]["p50"] == pytest.approx(40.0)  # 100 of 200 at 40 ms: the 100th
-    assert peak["latency_from_due_ms"]["p95"] == pytest.approx(2000.0)
-    assert analysis.summary["overall"]["stages"]["warm"]["latency_from_due_ms"]["max"] == pytest.approx(40.0)
+    assert peak["latency_ms"]["p95"] == 40.016
+    assert peak["latency_from_due_ms"]["p50"] == 40.016  # 100 of 200 at 40 ms: the 100th
+    assert peak["latency_from_due_ms"]["p95"] == 2000.384
+    assert analysis.summary["overall"]["stages"]["warm"]["latency_from_due_ms"]["max"] == 40.016
     series = analysis.to_json()["series"]["overall"]
-    assert series["p95_from_due_ms"][25] == pytest.approx(2000.0) and series["p95_ms"][25] == pytest.approx(40.0)
+    assert series["p95_from_due_ms"][25] == 2000.384 and series["p95_ms"][25] == 40.016
 
 
 def test_a_closed_run_is_not_corrected(tmp_path):

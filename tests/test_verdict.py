@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from reports.analysis import analyse_folder
+from reports.objectives import format_value
 from reports.slo import parse_slo
 from reports.verdict import EXIT_CODES, judge
 from surgegate import exit_codes
@@ -79,13 +80,42 @@ def test_rate_exactly_at_the_bound_passes(tmp_path, requests, failures, status):
     assert verdict_of(folder, checkout_504(bound="0.5%")).objectives[0].status == status
 
 
-@pytest.mark.parametrize(("value_ms", "status"), [(800.0, "pass"), (799.0, "pass"), (801.0, "fail")])
-def test_latency_exactly_at_the_bound_passes(tmp_path, value_ms, status):
-    """A p95 of exactly 800 ms meets 800ms; 801 ms (0.1% above, beyond the histogram's precision) does not."""
+@pytest.mark.parametrize(("value_ms", "status", "observed"), [(800.0, "pass", 800.0), (799.0, "pass", 798.976),
+                                                              (801.0, "fail", 801.024)])
+def test_latency_exactly_at_the_bound_passes(tmp_path, value_ms, status, observed):
+    """A p95 of exactly 800 ms meets 800ms; 801 ms (0.1% above, beyond the histogram's precision) does not.
+
+    Observed: the middle of the value's 512-us bucket (799 ms: 798,720 .. 799,231 us)."""
     folder = RunFolder(tmp_path / "run", stages=(("peak", 0.0, 5.0, 10, True),))
     folder.steady(0, 5, "/checkout", 20, method="POST", status=201, times_ms=[value_ms] * 20)
     result = verdict_of(folder, {"endpoint": "POST /checkout", "metric": "p95", "bound": "800ms"}).objectives[0]
-    assert (result.status, result.observed, result.bound) == (status, value_ms, 800.0)
+    assert (result.status, result.observed, result.bound) == (status, observed, 800.0)
+
+
+@pytest.mark.parametrize(("value_ms", "bound", "status", "text"), [
+    (2000.0, "2s", "pass", "2 s"),  # reads 2,000.384 ms: its bucket holds 2 s
+    (2001.0, "2s", "fail", "2.001 s"),  # reads 2,001.408 ms, "2 s" at 3 digits: shown with the digit that breaks
+    (500.3, "500ms", "fail", "500.4 ms"),  # the next bucket above 500 ms (500,224 .. 500,479 us)
+    (801.0, "800ms", "fail", "801 ms"),  # already above at 3 digits
+])
+def test_a_breach_is_shown_above_its_bound(tmp_path, value_ms, bound, status, text):
+    """A latency that fails its bound never reads as equal to it; one that meets it reads to 3 digits."""
+    folder = RunFolder(tmp_path / "run", stages=(("peak", 0.0, 5.0, 10, True),))
+    folder.steady(0, 5, "/checkout", 20, method="POST", status=201, times_ms=[value_ms] * 20)
+    result = verdict_of(folder, {"endpoint": "POST /checkout", "metric": "p95", "bound": bound}).objectives[0]
+    assert (result.status, result.observed_text) == (status, text)
+    if status == "fail":
+        assert result.first_failure.observed_text == text
+
+
+@pytest.mark.parametrize(("value", "unit", "text"), [
+    (999.68, "ms", "1 s"), (999_555.072, "ms", "1000 s"), (3_600_000.0, "ms", "3600 s"), (33.567, "ms", "33.6 ms"),
+    (1234.0, "req/s", "1230 req/s"), (12.34, "req/s", "12.3 req/s"), (59.123, "%", "59.1%"), (0.00005, "%", "0.00005%"),
+    (0.0, "%", "0%"), (None, "ms", "-"),
+])
+def test_values_read_to_three_digits_and_never_in_exponent_form(value, unit, text):
+    """3 significant digits, rounded before the unit is chosen; never ``1e+03``."""
+    assert format_value(value, unit) == text
 
 
 def test_throughput_is_a_floor_judged_in_every_window(tmp_path):
@@ -177,7 +207,7 @@ def test_rate_limited_and_cancelled_are_not_errors(tmp_path):
     verdict = verdict_of(folder, {"name": "errors", "metric": "error_rate", "bound": "0%"},
                          {"name": "429", "metric": "status_rate", "status": 429, "bound": "10%"},
                          {"name": "slowest", "metric": "max", "bound": "30ms"})
-    assert [(r.status, r.observed) for r in verdict.objectives] == [("pass", 0.0), ("pass", 10.0), ("pass", 30.0)]
+    assert [(r.status, r.observed) for r in verdict.objectives] == [("pass", 0.0), ("pass", 10.0), ("pass", 30.008)]
 
 
 def test_per_endpoint_judges_each_match_alone(tmp_path):
