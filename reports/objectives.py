@@ -77,11 +77,7 @@ class ObjectiveResult:
 
 def _significant(value: float, digits: int) -> str:
     """``value`` to ``digits`` significant digits, never in exponent form: 1234 -> ``1230``, 0.5 -> ``0.5``."""
-    text = f"{value:.{digits}g}"
-    if "e" in text:
-        rounded = float(text)
-        text = f"{rounded:.0f}" if abs(rounded) >= 1 else f"{rounded:.{digits + 12}f}".rstrip("0").rstrip(".")
-    return text
+    return np.format_float_positional(value, precision=digits, unique=False, fractional=False, trim="-")
 
 
 def format_value(value: float | None, unit: str, digits: int = 3) -> str:
@@ -93,7 +89,7 @@ def format_value(value: float | None, unit: str, digits: int = 3) -> str:
     if value is None:
         return "-"
     if unit == "ms":
-        value = float(f"{value:.{digits}g}")
+        value = float(_significant(value, digits))
         return f"{_significant(value / 1000, digits)} s" if value >= 1000 else f"{_significant(value, digits)} ms"
     if unit == "%":
         return f"{_significant(value, digits)}%"
@@ -310,7 +306,7 @@ class _Judgement:
         digits = 3
         if failed and self.objective.kind == "latency":
             bound_ms = _bound_in_unit(self.objective)
-            while digits < 6 and float(f"{value:.{digits}g}") <= bound_ms:
+            while digits < 6 and float(_significant(value, digits)) <= bound_ms:
                 digits += 1
         return format_value(value, unit, digits)
 
